@@ -1,0 +1,92 @@
+"""Whole networks: COBA and COBAHH, 100 ms, every (strategy, backend) x n.
+
+Driven through the runner protocol of ``synbench.run`` (each backend module's
+``Simulation``: build, ``compile()``, ``advance(n_steps)``), so that compilation is
+set up outside the timed body and tracked apart (``track_compile_s``).
+"""
+
+import time
+
+from synbench.core.errors import SynbenchError
+from synbench.run import check_fits, n_steps_for
+
+from .common import (DT, DTYPE, ENTRY_IDS, backend_module, entry_or_skip,
+                     network_connectivity, network_spec, skip_if_too_big)
+
+DURATION = 100.0  # ms
+N_STEPS = n_steps_for(DURATION, DT)
+SIZES = [4000, 64000]
+
+
+class _Network:
+    params = (ENTRY_IDS, SIZES)
+    param_names = ("entry", "n")
+    timeout = 900
+    network = "coba"
+    # One run is long enough to time once per sample, and a few samples suffice.
+    number = 1
+    repeat = (1, 3, 60.0)
+    warmup_time = 0
+    version = 1
+
+    def setup(self, entry_id, n):
+        self.entry = entry_or_skip(entry_id)
+        self.spec = network_spec(self.network, n)
+        self.conns = network_connectivity(self.network, n)
+        skip_if_too_big(self.entry, self.conns)
+        try:
+            check_fits(self.entry, self.conns, DTYPE)  # synbench.run's own refusal
+        except SynbenchError as err:
+            raise NotImplementedError(str(err)) from None
+        self.module = backend_module(self.entry)
+
+    def simulation(self):
+        """A fresh network on the backend (structures prepared, nothing compiled yet)."""
+        return self.module.Simulation(self.spec, self.entry, self.conns, DT, DTYPE, N_STEPS)
+
+
+class _NetworkRun(_Network):
+    def setup(self, entry_id, n):
+        super().setup(entry_id, n)
+        # asv calls setup before every sample: each one times 100 ms from the initial state.
+        self.sim = self.simulation()
+        self.sim.compile()
+
+    def time_run(self, entry_id, n):
+        # advance returns the spikes as host (NumPy) arrays, so it has waited for the
+        # backend: the timing includes every asynchronous step.
+        self.sim.advance(N_STEPS)
+
+    def track_rate_hz(self, entry_id, n):
+        """Mean rate of all neurons over 100 ms: a correctness drift shows on the chart."""
+        _, ids = self.sim.advance(N_STEPS)
+        return ids.size / n / (DURATION / 1000.0)
+
+    track_rate_hz.unit = "Hz"
+
+
+class _NetworkCompile(_Network):
+    def track_compile_s(self, entry_id, n):
+        """Seconds of just-in-time compilation before the first step (as RunResult.compile_s)."""
+        sim = self.simulation()
+        start = time.perf_counter()
+        sim.compile()
+        return time.perf_counter() - start
+
+    track_compile_s.unit = "seconds"
+
+
+class Coba(_NetworkRun):
+    network = "coba"
+
+
+class CobaCompile(_NetworkCompile):
+    network = "coba"
+
+
+class Cobahh(_NetworkRun):
+    network = "cobahh"
+
+
+class CobahhCompile(_NetworkCompile):
+    network = "cobahh"

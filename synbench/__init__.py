@@ -1,0 +1,39 @@
+"""synbench: interchangeable synaptic-propagation kernels for spiking networks.
+
+>>> import synbench
+>>> spec = synbench.coba(1000)
+>>> result = synbench.run(spec, "pre_slice", "numba", duration=100.0)  # doctest: +SKIP
+
+Importing synbench loads neither JAX nor CuPy; each backend is imported when first used.
+"""
+
+from .compare import compare
+from .core import connect, registry
+from .core.connect import (
+    All2All,
+    Connectivity,
+    FixedPostNum,
+    FixedPreNum,
+    FixedProb,
+    GaussianProb,
+    GridEight,
+    GridFour,
+    GridN,
+    IJConn,
+    MatConn,
+    One2One,
+)
+from .core.errors import SynbenchError
+from .core.integrators import odeint
+from .core.networks import NetworkSpec, coba, cobahh, network
+from .core.registry import KERNEL_API_VERSION
+from .run import RunResult, run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KERNEL_API_VERSION", "All2All", "Connectivity", "FixedPostNum", "FixedPreNum", "FixedProb",
+    "GaussianProb", "GridEight", "GridFour", "GridN", "IJConn", "MatConn", "NetworkSpec",
+    "One2One", "RunResult", "SynbenchError", "coba", "cobahh", "compare", "connect", "network",
+    "odeint", "registry", "run",
+]

@@ -1,0 +1,139 @@
+"""``synbench list | run | compare``: the command line.
+
+A user mistake prints one line (``synbench: error: ...``) and exits with status 2,
+without a traceback; output files are written only when the run succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .core import registry
+from .core.errors import SynbenchError
+from .core.networks import NETWORKS, network
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise SynbenchError(f"{message} (see `{self.prog} --help`)")
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _add_network_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--network", default="coba", choices=sorted(NETWORKS), help="(default coba)")
+    p.add_argument("--n", type=int, default=4000, help="number of neurons (default 4000)")
+    p.add_argument("--p", type=float, default=None,
+                   help="connection probability (default 0.02 at n=4000, else 80/n)")
+    p.add_argument("--seed", type=int, default=0, help="network seed (default 0)")
+    p.add_argument("--duration", type=float, default=100.0, help="ms (default 100)")
+    p.add_argument("--dt", type=float, default=0.1, help="ms (default 0.1)")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    p.add_argument("--method", default="exp_euler", choices=["exp_euler", "euler", "rk2", "rk4"])
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _spec(args):
+    return network(args.network, args.n, args.seed, p=args.p, method=args.method)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="synbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="every (strategy, backend) and whether it runs here")
+
+    p = sub.add_parser("run", help="run one strategy on one backend")
+    _add_network_args(p)
+    p.add_argument("--strategy", default="pre_slice", help="(default pre_slice)")
+    p.add_argument("--backend", default="numba", help="(default numba)")
+    p.add_argument("--plot", metavar="PNG", help="write the spike raster here")
+    p.add_argument("--json", metavar="FILE", help="write the result summary here")
+
+    p = sub.add_parser("compare", help="run many strategies, cross-check, table and chart")
+    _add_network_args(p)
+    p.add_argument("--strategies", type=_csv, default=None,
+                   help="comma-separated (default: all)")
+    p.add_argument("--backends", type=_csv, default=None, help="comma-separated (default: all)")
+    p.add_argument("--plot", metavar="PNG", help="write the log-scale bar chart here")
+    p.add_argument("--json", metavar="FILE", help="write every row here")
+    return parser
+
+
+def cmd_list(args) -> None:
+    reasons = registry.available()
+    print(f"{'strategy':<12} {'backend':<8} {'state':<8} {'event':<6} needs / status")
+    for entry in registry.entries(available_only=False):
+        status = ", ".join(entry.needs) if entry.is_available else f"unavailable: {entry.unavailable}"
+        print(f"{entry.name:<12} {entry.backend:<8} {entry.state:<8} "
+              f"{'yes' if entry.event_driven else 'no':<6} {status}")
+    for backend, reason in reasons.items():
+        if reason is not None:
+            print(f"{'*':<12} {backend:<8} unavailable: {reason}")
+
+
+def cmd_run(args) -> None:
+    from .compare import _atomic, check_output_path
+    from .run import run
+
+    check_output_path(args.plot)
+    check_output_path(args.json)
+    spec = _spec(args)
+    result = run(spec, args.strategy, args.backend, duration=args.duration, dt=args.dt,
+                 dtype=args.dtype, progress=not args.no_progress)
+    rates = ", ".join(f"{k} {v:.2f} Hz" for k, v in result.rates.items())
+    print(f"{spec.describe()}: {result.label}, {args.dtype}, {result.duration_ms:g} ms")
+    print(f"rates: {rates}; {result.spike_ids.size} spikes, {result.events} synaptic events")
+    print(f"run {result.wall_s:.3f} s ({result.realtime_factor:.3g}x real time), "
+          f"compile {result.compile_s:.2f} s")
+    if args.plot:
+        _atomic(args.plot, lambda tmp: result.plot_raster(tmp))
+        print(f"raster written to {args.plot}")
+    if args.json:
+        import json
+
+        text = json.dumps(result.summary(), indent=2)
+        _atomic(args.json, lambda tmp: open(tmp, "w").write(text))
+        print(f"summary written to {args.json}")
+
+
+def cmd_compare(args) -> None:
+    from .compare import check_output_path, compare
+
+    check_output_path(args.plot)
+    check_output_path(args.json)
+    spec = _spec(args)
+    comparison = compare(spec, args.strategies, args.backends, duration=args.duration,
+                         dt=args.dt, dtype=args.dtype, progress=not args.no_progress,
+                         log=lambda msg: print(msg, file=sys.stderr))
+    print(comparison.header())
+    print(comparison.table())
+    if args.json:
+        comparison.save_json(args.json)
+        print(f"json written to {args.json}")
+    if args.plot:
+        comparison.plot(args.plot)
+        print(f"bar chart written to {args.plot}")
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        COMMANDS[args.command](args)
+    except SynbenchError as err:
+        print(f"synbench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("synbench: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Run many (strategy, backend) pairs on one network, cross-check them, tabulate, plot.
+
+This is the main job (``synbench compare``): every available entry of the registry
+runs the same network from the same connectivity; each raster is checked against the
+reference (NumPy ``dense`` in float64), and run times are set against the slowest entry
+and against the same backend's neurons-alone run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+from .core import registry
+from .core.errors import SynbenchError
+from .core.networks import NetworkSpec
+from .run import RunResult, check_dtype, n_steps_for, run
+
+# When dense does not fit at this n, the raster is checked against the first of these
+# that runs here (and the table says so).
+FALLBACK_REFERENCES = (("pre_slice", "numba"), ("pre_slice", "numpy"))
+
+
+@dataclass
+class Row:
+    """One line of the comparison table."""
+
+    strategy: str | None
+    backend: str
+    result: RunResult | None = None
+    skipped: str | None = None
+    first_difference: int | None = None
+    checked: bool = False
+    speedup: float | None = None
+    vs_neurons: float | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy or 'neurons alone'}-{self.backend}"
+
+    @property
+    def agrees(self) -> str:
+        if self.result is None or self.strategy is None:
+            return ""
+        if not self.checked:
+            return "unchecked (no reference)"
+        if self.first_difference is None:
+            return "yes"
+        return f"no (step {self.first_difference})"
+
+    def to_json(self) -> dict:
+        out = {"strategy": self.strategy, "backend": self.backend, "skipped": self.skipped}
+        if self.result is not None:
+            out.update(self.result.summary())
+            out.update(
+                agrees=(self.first_difference is None) if self.checked else None,
+                first_difference_step=self.first_difference,
+                speedup_vs_slowest=self.speedup, ratio_to_neurons_alone=self.vs_neurons,
+            )
+        return out
+
+
+@dataclass
+class Comparison:
+    spec: NetworkSpec
+    duration: float
+    dtype: str
+    reference: str
+    rows: list[Row] = field(default_factory=list)
+
+    def table(self) -> str:
+        head = ("strategy", "backend", "compile s", "run s", "speed-up", "x neurons",
+                "events/s", "rate E/I Hz", "agrees")
+        lines = []
+        for row in self.rows:
+            r = row.result
+            if r is None:
+                lines.append((row.strategy or "neurons alone", row.backend, "", "", "", "", "",
+                              "", f"skipped: {row.skipped}"))
+                continue
+            rates = "/".join(f"{v:.1f}" for v in r.rates.values())
+            lines.append((
+                row.strategy or "neurons alone", row.backend, f"{r.compile_s:.2f}",
+                f"{r.wall_s:.3f}", _fmt(row.speedup, "x"), _fmt(row.vs_neurons, "x"),
+                f"{r.events / r.wall_s:.3g}" if r.events and r.wall_s else "",
+                rates, row.agrees,
+            ))
+        widths = [max(len(str(c)) for c in col) for col in zip(head, *lines, strict=True)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        rule = "  ".join("-" * w for w in widths)
+        return "\n".join([fmt.format(*head), rule] + [fmt.format(*line) for line in lines])
+
+    def header(self) -> str:
+        return (f"{self.spec.describe()}, {self.duration:g} ms, {self.dtype}; "
+                f"rasters checked against {self.reference}")
+
+    def to_json(self) -> dict:
+        return {
+            "network": self.spec.name, "n": self.spec.n, "p": self.spec.p,
+            "seed": self.spec.seed, "duration_ms": self.duration, "dtype": self.dtype,
+            "reference": self.reference, "rows": [row.to_json() for row in self.rows],
+        }
+
+    def plot(self, path: str) -> None:
+        """Log-scale bar chart of run times, as in the seed tutorial's figure."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = sorted((r for r in self.rows if r.result is not None),
+                      key=lambda r: r.result.wall_s, reverse=True)
+        colors = {"numpy": "tab:blue", "numba": "tab:orange", "jax": "tab:green",
+                  "cupy": "tab:red"}
+        fig, ax = plt.subplots(figsize=(9, 0.35 * len(rows) + 1.5))
+        y = range(len(rows))
+        ax.barh(list(y), [r.result.wall_s for r in rows],
+                color=[colors.get(r.backend, "gray") for r in rows],
+                hatch=None, edgecolor=["black" if r.strategy is None else "none" for r in rows])
+        ax.set_yticks(list(y), [r.label + ("" if r.agrees in ("yes", "") else "  (DISAGREES)")
+                                for r in rows])
+        ax.set_xscale("log")
+        ax.set_xlabel(f"run time (s) for {self.duration:g} ms of {self.spec.name.upper()}, "
+                      f"n = {self.spec.n}")
+        for i, r in enumerate(rows):
+            ax.text(r.result.wall_s, i, f" {r.result.wall_s:.3g} s", va="center", fontsize=8)
+        ax.set_title("synbench compare: time per strategy and backend (log scale)")
+        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
+        ax.legend(handles, list(colors), loc="lower right")
+        fig.tight_layout()
+        _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        plt.close(fig)
+
+    def save_json(self, path: str) -> None:
+        text = json.dumps(self.to_json(), indent=2, default=_json_default)
+        _atomic(path, lambda tmp: open(tmp, "w").write(text))
+
+
+def _fmt(value, unit):
+    return "" if value is None or not math.isfinite(value) else f"{value:.3g}{unit}"
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value)} to JSON")
+
+
+def _atomic(path: str, write) -> None:
+    """Write through a temporary file so a failure never leaves a half-written result."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=os.path.splitext(path)[1])
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def check_output_path(path: str | None) -> None:
+    """Fail before a long run, not after, when an output file cannot be written."""
+    if path is None:
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise SynbenchError(f"cannot write {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise SynbenchError(f"cannot write {path}: directory {directory} is not writable")
+
+
+def select(strategies=None, backends=None) -> tuple[list[registry.Entry], list[Row]]:
+    """The entries to run, and rows for requested ones that cannot run here."""
+    for s in strategies or ():
+        registry.check_names(strategy=s)
+    for b in backends or ():
+        registry.check_names(backend=b)
+    wanted_backends = list(backends) if backends else list(registry.BACKENDS)
+    skipped = []
+    for b in wanted_backends:
+        reason = registry.available()[b]
+        if reason is not None and backends:
+            skipped.append(Row(None, b, skipped=reason))
+    entries = [
+        e for e in registry.entries(available_only=False)
+        if e.backend in wanted_backends and (not strategies or e.name in strategies)
+    ]
+    for e in entries:
+        if e.unavailable:
+            skipped.append(Row(e.name, e.backend, skipped=e.unavailable))
+    runnable = [e for e in entries if e.is_available]
+    if not runnable:
+        raise SynbenchError("no selected (strategy, backend) can run here; see `synbench list`")
+    return runnable, skipped
+
+
+def compare(
+    spec: NetworkSpec,
+    strategies: list[str] | None = None,
+    backends: list[str] | None = None,
+    duration: float = 100.0,
+    dt: float = 0.1,
+    dtype: str = "float64",
+    progress: bool = True,
+    log=print,
+) -> Comparison:
+    """Run every selected entry (plus neurons alone per backend) and cross-check."""
+    n_steps_for(duration, dt)
+    dtype = check_dtype(dtype)
+    runnable, skipped = select(strategies, backends)
+    conns = spec.connectivity()
+    kwargs = dict(duration=duration, dt=dt, progress=progress, conns=conns)
+
+    def attempt(strategy, backend, **extra):
+        try:
+            return run(spec, strategy, backend, **kwargs, **extra), None
+        except SynbenchError as err:  # a structure that does not fit here, for example
+            return None, str(err)
+
+    reference, ref_label, ref_skip = None, None, None
+    for strategy, backend in (("dense", "numpy"),) + FALLBACK_REFERENCES:
+        if registry.available()[backend] is not None:
+            continue
+        log(f"reference run: {strategy}-{backend} (float64) ...")
+        reference, why = attempt(strategy, backend, dtype="float64")
+        if reference is not None:
+            ref_label = f"{strategy}-{backend} float64"
+            if ref_skip:
+                ref_label += f" (dense-numpy skipped: {ref_skip})"
+            break
+        ref_skip = ref_skip or why
+
+    comparison = Comparison(spec, duration, dtype, ref_label or "nothing (no reference ran)")
+    rows = []
+    for backend in dict.fromkeys(e.backend for e in runnable):
+        log(f"neurons alone on {backend} ...")
+        result, why = attempt(None, backend, dtype=dtype)
+        rows.append(Row(None, backend, result=result, skipped=why))
+    for entry in runnable:
+        log(f"{entry.id} ...")
+        reuse = (reference is not None and dtype == "float64"
+                 and (entry.name, entry.backend) == (reference.strategy, reference.backend))
+        result, why = (reference, None) if reuse else attempt(entry.name, entry.backend,
+                                                              dtype=dtype)
+        row = Row(entry.name, entry.backend, result=result, skipped=why)
+        if result is not None and reference is not None:
+            row.first_difference = result.first_difference(reference)
+            row.checked = True
+        rows.append(row)
+
+    timed = [r for r in rows if r.result is not None and r.strategy is not None]
+    slowest = max((r.result.wall_s for r in timed), default=0.0)
+    alone = {r.backend: r.result.wall_s for r in rows if r.strategy is None and r.result}
+    for r in timed:
+        r.speedup = slowest / r.result.wall_s if r.result.wall_s else math.inf
+        base = alone.get(r.backend)
+        r.vs_neurons = r.result.wall_s / base if base else None
+    comparison.rows = rows + skipped
+    return comparison

@@ -1,0 +1,1 @@
+"""Backend-neutral model: what is simulated (no backend library is imported here)."""

@@ -1,0 +1,10 @@
+"""The one exception type for user mistakes.
+
+Every public entry point raises :class:`SynbenchError` for bad input, with a message
+that names the problem and the fix. The CLI prints that message on one line and exits
+non-zero, without a traceback.
+"""
+
+
+class SynbenchError(ValueError):
+    """Bad input to synbench: the message says what is wrong and how to fix it."""

@@ -1,0 +1,392 @@
+"""ODE integrators that write one plain Python step function per model and method.
+
+``odeint(f, method, xp)`` calls the derivative function ``f`` once with SymPy symbols,
+then generates the source of a function ``step(x, y, ..., t, dt, *params)`` that advances
+the state by one step of ``method``, every stage inlined as straight-line assignments,
+and executes it with the array functions of ``xp`` (NumPy by default) as its globals.
+The result is an ordinary function, so the same step runs
+
+- on NumPy arrays and on scalars;
+- under ``numba.njit`` (it only calls ``np.exp`` and friends, which Numba compiles), on
+  arrays or per neuron inside the user's own compiled loop;
+- under ``jax.jit`` with ``xp=jax.numpy`` (and on CuPy with ``xp=cupy``).
+
+>>> from synbench.core.integrators import exp, odeint
+>>> def leak(v, t, tau, el):
+...     return (el - v) / tau
+>>> step = odeint(leak, "exp_euler")
+>>> print(step.source)
+def step(v, t, dt, tau, el):
+    \"\"\"leak advanced by one exp_euler step.\"\"\"
+    v_new = v - (el - v)*expm1(-dt/tau)
+    return v_new
+<BLANKLINE>
+>>> round(step(-70.0, 0.0, 0.1, 10.0, -60.0), 6)
+-69.900498
+
+``f`` must be written with arithmetic and SymPy-compatible functions: use the ones
+re-exported here (``exp``, ``log``, ``sqrt``, ``expm1``, ...), not NumPy's.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import linecache
+import math
+import re
+
+import numpy
+import sympy
+from sympy import (  # noqa: F401 - re-exported for writing derivative functions
+    Abs,
+    Max,
+    Min,
+    Piecewise,
+    acos,
+    asin,
+    atan,
+    atan2,
+    ceiling,
+    cos,
+    cosh,
+    exp,
+    floor,
+    log,
+    pi,
+    sign,
+    sin,
+    sinh,
+    sqrt,
+    tan,
+    tanh,
+)
+from sympy.codegen.cfunctions import expm1, log1p  # noqa: F401 - re-exported
+from sympy.printing.pycode import PythonCodePrinter
+
+from .errors import SynbenchError
+
+__all__ = [
+    "METHODS", "odeint", "decay_factor",
+    "Abs", "Max", "Min", "Piecewise", "acos", "asin", "atan", "atan2", "ceiling", "cos",
+    "cosh", "exp", "expm1", "floor", "log", "log1p", "pi", "sign", "sin", "sinh", "sqrt",
+    "tan", "tanh",
+]
+
+#: The integration methods ``odeint`` knows, the default first.
+METHODS = ("exp_euler", "euler", "rk2", "rk4")
+
+# Names the generated code calls -> attribute of the array namespace that implements them.
+_XP_NAMES = {
+    "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "sqrt": "sqrt",
+    "sin": "sin", "cos": "cos", "tan": "tan", "asin": "arcsin", "acos": "arccos",
+    "atan": "arctan", "atan2": "arctan2", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
+    "floor": "floor", "ceil": "ceil", "abs": "abs", "sign": "sign", "minimum": "minimum",
+    "maximum": "maximum", "where": "where", "logical_and": "logical_and",
+    "logical_or": "logical_or", "logical_not": "logical_not",
+}
+
+# SymPy functions the printer turns into those names; anything else is refused up front.
+_SUPPORTED = {
+    "exp", "expm1", "log", "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
+    "sinh", "cosh", "tanh", "floor", "ceiling", "Abs", "sign", "Min", "Max", "Piecewise",
+}
+
+
+class _StepPrinter(PythonCodePrinter):
+    """Python source with bare function names (``exp(x)``) and elementwise branches.
+
+    Bare names are looked up in the step's globals, which map them to ``xp``'s
+    functions; Min/Max/Piecewise/And/Or become ``minimum``/``maximum``/``where``/
+    ``logical_*``, which work on arrays (Python's ``min`` and ``if`` would not).
+    """
+
+    def __init__(self):
+        super().__init__({"fully_qualified_modules": False})
+
+    def _print_Float(self, expr):
+        # The shortest repr that round-trips the double: SymPy's default keeps 15 digits.
+        return repr(float(expr))
+
+    def _print_Pi(self, expr):
+        return repr(math.pi)
+
+    def _print_Exp1(self, expr):
+        return repr(math.e)
+
+    def _binary(self, name, args):
+        out = self._print(args[0])
+        for a in args[1:]:
+            out = f"{name}({out}, {self._print(a)})"
+        return out
+
+    def _print_Min(self, expr):
+        return self._binary("minimum", expr.args)
+
+    def _print_Max(self, expr):
+        return self._binary("maximum", expr.args)
+
+    def _print_And(self, expr):
+        return self._binary("logical_and", expr.args)
+
+    def _print_Or(self, expr):
+        return self._binary("logical_or", expr.args)
+
+    def _print_Not(self, expr):
+        return f"logical_not({self._print(expr.args[0])})"
+
+    def _print_sign(self, expr):
+        return f"sign({self._print(expr.args[0])})"
+
+    def _print_Piecewise(self, expr):
+        *pieces, (last, cond) = expr.args
+        if cond != sympy.true:
+            raise SynbenchError(
+                "a Piecewise in a derivative needs a final (value, True) branch, "
+                f"so that every input has a value: {expr}")
+        out = self._print(last)
+        for value, c in reversed(pieces):
+            out = f"where({self._print(c)}, {self._print(value)}, {out})"
+        return out
+
+
+_PRINTER = _StepPrinter()
+
+
+def _signature(f):
+    """(state variable names, parameter names) from ``f(x, y, ..., t, *params)``."""
+    if not callable(f):
+        raise SynbenchError(f"odeint needs a derivative function, not {f!r}")
+    name = getattr(f, "__name__", repr(f))
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError) as err:
+        raise SynbenchError(f"cannot read the arguments of {name}: {err}") from err
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    odd = [p.name for p in params if p.kind not in positional]
+    names = [p.name for p in params]
+    hint = "write it as def f(x, y, ..., t, param1, param2, ...)"
+    if odd:
+        raise SynbenchError(
+            f"{name} has arguments odeint cannot pass ({', '.join(odd)}): "
+            f"*args, **kwargs and keyword-only arguments are not supported; {hint}")
+    if "t" not in names:
+        raise SynbenchError(
+            f"{name}({', '.join(names)}) has no argument 't': odeint takes the names "
+            f"before t as state variables and those after it as parameters; {hint}")
+    k = names.index("t")
+    if k == 0:
+        raise SynbenchError(f"{name} has no state variable before 't'; {hint}")
+    return tuple(names[:k]), tuple(names[k + 1:])
+
+
+def _derivatives(f, variables, parameters):
+    """Call ``f`` once with SymPy symbols; one expression per state variable."""
+    name = getattr(f, "__name__", repr(f))
+    symbols = [sympy.Symbol(n, real=True) for n in (*variables, "t", *parameters)]
+    try:
+        out = f(*symbols)
+    except Exception as err:  # any failure here means f is not symbolic-friendly
+        raise SynbenchError(
+            f"calling {name} with SymPy symbols failed ({type(err).__name__}: {err}); "
+            "write derivatives with arithmetic and the functions of "
+            "synbench.core.integrators (exp, log, sqrt, expm1, ...), not NumPy's, "
+            "and without Python if/else on the state (use Piecewise)") from err
+    if len(variables) == 1 and not isinstance(out, (tuple, list)):
+        out = (out,)
+    if not isinstance(out, (tuple, list)) or len(out) != len(variables):
+        got = len(out) if isinstance(out, (tuple, list)) else 1
+        raise SynbenchError(
+            f"{name} has {len(variables)} state variable(s) ({', '.join(variables)}) "
+            f"but returned {got} derivative(s); return one per variable, in order")
+    try:
+        exprs = [sympy.sympify(e, strict=True) for e in out]
+    except (sympy.SympifyError, TypeError) as err:
+        raise SynbenchError(f"{name} returned something that is not an expression: {err}") from err
+    for e in exprs:
+        for fn in e.atoms(sympy.Function):
+            if type(fn).__name__ not in _SUPPORTED:
+                raise SynbenchError(
+                    f"{name} uses {type(fn).__name__}, which odeint cannot translate to "
+                    f"array code; supported functions: {', '.join(sorted(_SUPPORTED))}")
+    return dict(zip(variables, exprs, strict=True))
+
+
+class _Writer:
+    """Collects the straight-line body of the step function."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self._temps = sympy.numbered_symbols("_s", real=True)
+
+    def comment(self, text):
+        self.lines.append(f"# {text}")
+
+    def assign(self, targets: dict[str, sympy.Expr]):
+        """``name = expr`` for each target, sharing common subexpressions as ``_s<i>``."""
+        names = list(targets)
+        temps, reduced = sympy.cse([targets[n] for n in names], symbols=self._temps)
+        for sym, e in temps:
+            self.lines.append(f"{sym} = {_PRINTER.doprint(e)}")
+        for n, e in zip(names, reduced, strict=True):
+            self.lines.append(f"{n} = {_PRINTER.doprint(e)}")
+
+    def text(self, line):
+        self.lines.append(line)
+
+
+def _rk_stage(w, derivs, variables, t, dt, stage, c):
+    """Slopes ``k<stage>_x`` of every variable, at state ``x_<stage>`` and time t + c*dt."""
+    subs = {} if stage == 1 else {
+        sympy.Symbol(x, real=True): sympy.Symbol(f"{x}_{stage}", real=True) for x in variables}
+    if c:
+        subs[t] = t + c * dt
+    w.assign({f"k{stage}_{x}": derivs[x].xreplace(subs) for x in variables})
+
+
+def _body(method, derivs, variables):
+    """The lines of the step for ``method``; the new values are named ``<x>_new``."""
+    t, dt = sympy.Symbol("t", real=True), sympy.Symbol("dt", real=True)
+    half = sympy.Rational(1, 2)
+    w = _Writer()
+    if method == "euler":
+        w.comment("Euler: x_new = x + dt * f(x, t)")
+        w.assign({f"{x}_new": sympy.Symbol(x, real=True) + dt * derivs[x] for x in variables})
+    elif method == "exp_euler":
+        w.comment("exponential Euler: x_new = x + expm1(A*dt)/A * f, A = df/dx, others held")
+        new = {}
+        for x in variables:
+            sx = sympy.Symbol(x, real=True)
+            a = sympy.diff(derivs[x], sx)
+            if a == 0 or a.is_zero:  # f does not depend on x: plain Euler is exact there
+                new[f"{x}_new"] = sx + dt * derivs[x]
+            else:
+                new[f"{x}_new"] = sx + expm1(a * dt) / a * derivs[x]
+        w.assign(new)
+    elif method == "rk2":
+        w.comment("explicit midpoint (RK2): slope at the half step")
+        _rk_stage(w, derivs, variables, t, dt, 1, 0)
+        for x in variables:
+            w.text(f"{x}_2 = {x} + 0.5*dt*k1_{x}")
+        _rk_stage(w, derivs, variables, t, dt, 2, half)
+        for x in variables:
+            w.text(f"{x}_new = {x} + dt*k2_{x}")
+    elif method == "rk4":
+        w.comment("classic RK4: slopes at t, t + dt/2 (twice) and t + dt; weights 1, 2, 2, 1")
+        _rk_stage(w, derivs, variables, t, dt, 1, 0)
+        for stage, (c, prev) in enumerate([(half, "0.5*dt"), (half, "0.5*dt"), (1, "dt")], 2):
+            for x in variables:
+                w.text(f"{x}_{stage} = {x} + {prev}*k{stage - 1}_{x}")
+            _rk_stage(w, derivs, variables, t, dt, stage, c)
+        for x in variables:
+            w.text(f"{x}_new = {x} + dt*(k1_{x} + 2*k2_{x} + 2*k3_{x} + k4_{x})/6")
+    return w.lines
+
+
+def _check_method(method):
+    if method not in METHODS:
+        raise SynbenchError(f"unknown integration method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def _check_names(name, variables, parameters, lines):
+    """Refuse argument names that the generated code also uses for itself."""
+    taken = set(_XP_NAMES) | {"dt"}
+    for line in lines:
+        if not line.startswith("#"):
+            taken.add(line.split(" = ", 1)[0])
+    clash = sorted(taken.intersection((*variables, *parameters)))
+    if clash:
+        raise SynbenchError(
+            f"{name}: argument name(s) {', '.join(clash)} clash with names the generated "
+            "step uses (dt, function names, k1_x, x_2, x_new, _s0, ...); rename them")
+
+
+@functools.lru_cache(maxsize=None)
+def _build(f, method, xp):
+    variables, parameters = _signature(f)
+    derivs = _derivatives(f, variables, parameters)
+    lines = _body(method, derivs, variables)
+    name = getattr(f, "__name__", "f")
+    _check_names(name, variables, parameters, lines)
+    results = ", ".join(f"{x}_new" for x in variables)
+    source = "\n".join([
+        f"def step({', '.join((*variables, 't', 'dt', *parameters))}):",
+        f'    """{name} advanced by one {method} step."""',
+        *(f"    {line}" for line in lines),
+        f"    return {results}",
+        "",
+    ])
+    namespace = {"__name__": __name__}
+    missing = []
+    for printed, attr in _XP_NAMES.items():
+        if re.search(rf"\b{printed}\(", source):
+            fn = getattr(xp, attr, None)
+            if fn is None:
+                missing.append(attr)
+            namespace[printed] = fn
+    if missing:
+        raise SynbenchError(
+            f"array namespace {getattr(xp, '__name__', xp)!r} lacks {', '.join(missing)}, "
+            f"which the {method} step of {name} needs")
+    # Register the source so tracebacks and inspect.getsource show the generated code.
+    filename = f"<synbench.odeint {name} {method} {getattr(xp, '__name__', 'xp')}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    step = namespace["step"]
+    step.source = source
+    step.method = method
+    step.variables = variables
+    step.parameters = parameters
+    step.derivative = f
+    step.xp = xp
+    return step
+
+
+def odeint(f, method: str = "exp_euler", xp=numpy):
+    """One-step integrator for the derivative function ``f``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, y, ..., t, p1, p2, ...)`` returning dx/dt (one variable) or a tuple
+        (dx/dt, dy/dt, ...). The names before ``t`` are the state variables, those after
+        it the parameters. It is called once with SymPy symbols, so it must use
+        arithmetic and the functions re-exported by this module (``exp``, ``log``, ...).
+    method : {'exp_euler', 'euler', 'rk2', 'rk4'}
+        ``exp_euler`` advances each variable x by ``expm1(A dt)/A * f_x`` with
+        A = df_x/dx and the other variables held (exact for linear equations; Brian 2's
+        exponential Euler); ``euler`` is forward Euler, ``rk2`` the explicit midpoint
+        rule, ``rk4`` classic Runge-Kutta.
+    xp : module
+        Array namespace whose functions the step calls (``numpy``, ``jax.numpy``,
+        ``cupy``).
+
+    Returns
+    -------
+    step : function
+        ``step(x, y, ..., t, dt, p1, p2, ...) -> x_new`` (or a tuple for several
+        variables). Its generated source is ``step.source``. The same (f, method, xp)
+        returns the same function object.
+    """
+    _check_method(method)
+    return _build(f, method, xp)
+
+
+def _decay(g, t, tau):
+    return -g / tau
+
+
+def decay_factor(tau: float, dt: float, method: str = "exp_euler") -> float:
+    """The factor by which ``method`` advances dg/dt = -g/tau over one step of ``dt``.
+
+    ``exp(-dt/tau)`` for exp_euler, ``1 - dt/tau`` for euler, the Taylor polynomial of
+    the exponential to order 2 (rk2) or 4 (rk4); computed by running the generated step
+    once from g = 1, so it is exactly what a simulation with that step would apply.
+    """
+    for label, value in (("tau", tau), ("dt", dt)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, numpy.number)):
+            raise SynbenchError(f"{label} must be a number in ms, not {value!r}")
+        if not (math.isfinite(value) and value > 0):
+            raise SynbenchError(f"{label} must be positive and finite (in ms), not {value!r}")
+    _check_method(method)
+    return float(odeint(_decay, method)(1.0, 0.0, float(dt), float(tau)))

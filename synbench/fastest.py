@@ -1,0 +1,837 @@
+"""Find, time and import the fastest kernel for *your* connectivity (``synbench.fastest``).
+
+:func:`fastest` times every candidate strategy of one backend on the user's own
+connectivity, at the firing rate the user expects, and returns the winning registry
+entry with its timing table::
+
+    >>> import synbench
+    >>> conn = synbench.FixedProb(1e-4, seed=0).build(100_000, 100_000)
+    >>> best = synbench.fastest(conn, backend="numba", rate_hz=1.0)   # doctest: +SKIP
+    >>> print(best)                     # the ranking, and the line of Python to use it
+    >>> entry = best.entry              # a registry Entry: prepare/init_state/step/conductance
+
+How it times (DESIGN section 6 says figures are ratios measured in one run; this is one):
+
+- candidates are the available entries of the backend whose structures and state fit in
+  80 % of the backend's free memory; the others are reported with the reason;
+- each candidate is first checked against an independent reference computed with
+  scipy.sparse in float64 from the user's weights: one step from zero state,
+  ``g = W^T s``, then a second step that also checks the decay (relative 1e-12 in
+  float64, 1e-5 in float32, relative to ``|W|^T s`` so that mixed-sign weights are
+  judged fairly); a candidate that disagrees is excluded and reported;
+- spikes are fixed-seed Poisson trains (seed 0) at ``rate_hz`` with dt = 0.1 ms, a pool of
+  steps replayed from its start in every timed batch; one step is ``entry.step`` then
+  ``entry.conductance``; each batch ends with a backend synchronize (the module's
+  ``synchronize()`` when it has one, else ``to_numpy`` of the last conductance);
+- the first step (JIT compilation) is excluded; a measurement is the fastest of a few
+  equal batches (the usual ``timeit`` rule: noise only ever adds time);
+- with ``rate_hz=None`` it sweeps 1, 10 and 50 Hz and the winner has the smallest **mean
+  seconds per step over the sweep** (the same ranking as the total);
+- ``budget_s`` bounds the whole tuning (preparation and compilation included): candidates
+  go cheapest-first by a rough work estimate, and those the budget did not reach are
+  reported as skipped. Such an incomplete tuning is returned but not cached.
+
+Results are cached on disk, one JSON file per (machine, backend and library versions,
+connectivity signature, rates, dtype, weight kind, candidate set), in
+``$SYNBENCH_CACHE_DIR`` or else ``$XDG_CACHE_HOME/synbench`` or ``~/.cache/synbench``.
+The connectivity signature is (n_pre, n_post, n_syn, a BLAKE2 hash of the canonical
+``pre_ids``/``post_ids``), so a changed connectivity misses. A cached winner is still
+checked against the reference (two steps, no timing) before it is returned. A file written by
+another synbench version or on another machine is ignored; an unreadable or malformed
+file is ignored with a :class:`CacheWarning`. :func:`clear_cache` removes them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+import os
+import platform
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .core import registry
+from .core.errors import SynbenchError
+
+DT_MS = 0.1
+TAU_MS = 5.0  # the decay used while timing: exp(-dt / tau_exc) of COBA
+SWEEP_HZ = (1.0, 10.0, 50.0)
+DEFAULT_BUDGET_S = 10.0
+SEED = 0
+CACHE_FORMAT = 1
+MEMORY_FRACTION = 0.8  # as synbench.run: use at most this share of the free memory
+RTOL = {"float64": 1e-12, "float32": 1e-5}
+CHECK_SPIKE_FRACTION = 0.3  # spikes in the correctness check (at most)
+CHECK_TERMS = 100  # ... and at most about this many weights summed per post neuron
+REPEATS = 5  # equal batches per measurement (the fastest counts)
+MAX_BATCH_S = 0.05  # enough for a stable figure: a measurement takes at most ~0.3 s
+PRUNE_FACTOR = 20.0  # a candidate this much slower than the best so far gets one estimate
+
+#: Number of tunings that timed kernels in this process (a cache hit leaves it unchanged).
+TIMINGS_RUN = 0
+
+
+class CacheWarning(UserWarning):
+    """A synbench cache file could not be trusted and was ignored."""
+
+
+class Timing(NamedTuple):
+    """One row of a timing table: ``seconds_per_step`` of ``strategy`` at ``rate_hz``."""
+
+    strategy: str
+    rate_hz: float
+    seconds_per_step: float
+
+
+@dataclass
+class FastestResult:
+    """The winner of :func:`fastest` and the evidence.
+
+    ``entry`` is the winning registry entry; ``table`` the :class:`Timing` rows of every
+    candidate that was timed; ``skipped`` maps each strategy that was not timed to the
+    reason (does not fit, disagrees with the reference, unavailable, budget spent);
+    ``from_cache`` says whether the timings were read from the cache.
+    """
+
+    entry: registry.Entry
+    table: list[Timing]
+    skipped: dict[str, str]
+    from_cache: bool
+    backend: str
+    dtype: str
+    rates_hz: tuple[float, ...]
+    criterion: str
+    signature: dict
+    complete: bool = True
+    budget_s: float | None = None
+    tuning_s: float | None = field(default=None, compare=False)
+
+    def ranking(self) -> list[tuple[str, float]]:
+        """(strategy, score) fastest first; the score is the mean seconds per step over rates."""
+        return _rank(self.table, self.rates_hz)
+
+    def seconds_per_step(self, strategy: str | None = None) -> dict[float, float]:
+        """{rate: seconds per step} of ``strategy`` (default: the winner)."""
+        name = strategy or self.entry.name
+        return {t.rate_hz: t.seconds_per_step for t in self.table if t.strategy == name}
+
+    def usage(self) -> str:
+        """The line of Python that gets the winning kernel."""
+        return f"entry = synbench.registry.get({self.entry.name!r}, {self.backend!r})"
+
+    def __str__(self) -> str:
+        sig = self.signature
+        density = sig["n_syn"] / (sig["n_pre"] * sig["n_post"]) if sig["n_pre"] * sig[
+            "n_post"] else 0.0
+        source = "from the cache" if self.from_cache else "measured now"
+        if self.tuning_s is not None and not self.from_cache:
+            source += f" in {self.tuning_s:.1f} s"
+        lines = [
+            f"fastest {self.backend} kernel for {sig['n_pre']} -> {sig['n_post']} neurons, "
+            f"{sig['n_syn']} synapses (density {density:.3g}), {self.dtype}, "
+            f"{sig['weight']} weight: {self.entry.name}",
+            f"ranked by {self.criterion} (Poisson spikes, dt = {DT_MS:g} ms; {source})",
+        ]
+        rates = self.rates_hz
+        head = ["rank", "strategy", *(f"{r:g} Hz" for r in rates)]
+        if len(rates) > 1:
+            head.append("mean")
+        head.append("vs best")
+        rows = []
+        ranking = self.ranking()
+        best = ranking[0][1] if ranking else math.nan
+        for i, (name, score) in enumerate(ranking, 1):
+            per = self.seconds_per_step(name)
+            row = [str(i), name, *(_fmt_time(per.get(r)) for r in rates)]
+            if len(rates) > 1:
+                row.append(_fmt_time(score))
+            row.append(f"{score / best:.2f}x" if best > 0 else "")
+            rows.append(row)
+        widths = [max(len(c) for c in col) for col in zip(head, *rows, strict=True)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines += [fmt.format(*head)] + [fmt.format(*row) for row in rows]
+        for name, reason in self.skipped.items():
+            lines.append(f"skipped {name}: {reason}")
+        if not self.complete:
+            lines.append(f"tuning incomplete (budget {self.budget_s:g} s); not cached")
+        lines.append(f"use it: {self.usage()}")
+        return "\n".join(lines)
+
+
+# --- the public functions ---
+
+
+def fastest(
+    conn,
+    backend: str = "numba",
+    rate_hz=None,
+    dtype: str = "float64",
+    weight=None,
+    budget_s: float = DEFAULT_BUDGET_S,
+    *,
+    n_pre: int | None = None,
+    n_post: int | None = None,
+    strategies=None,
+    cache: bool = True,
+    log=None,
+) -> FastestResult:
+    """Time the strategies of ``backend`` on ``conn`` and return the fastest correct one.
+
+    Parameters
+    ----------
+    conn : Connectivity, (pre_ids, post_ids), or scipy.sparse matrix
+        The user's connectivity. Index arrays are synapse k: ``pre_ids[k] -> post_ids[k]``
+        in any order (``n_pre``/``n_post`` default to the largest index + 1); a sparse
+        matrix of shape (n_pre, n_post) also gives per-synapse weights (its values).
+    backend : str
+        "numba" (default), "numpy", "jax" or "cupy".
+    rate_hz : float, sequence of floats, or None
+        Expected firing rate of the pre neurons; None sweeps 1, 10 and 50 Hz and ranks by
+        the mean seconds per step over the sweep.
+    dtype : "float64" or "float32"
+    weight : scalar or array, optional
+        One weight for all synapses (default 1.0) or one per synapse, in the order of
+        ``conn`` (canonical order for a Connectivity, the given order for index arrays).
+    budget_s : float
+        Upper bound on the whole tuning, compilation included (default 10 s).
+    strategies : iterable of str, optional
+        Restrict the candidates (default: every strategy of the backend).
+    cache : bool
+        Read and write the on-disk cache (default True).
+    log : callable, optional
+        Called with one line of text when timing starts (not on a cache hit).
+
+    Returns
+    -------
+    FastestResult
+        ``.entry`` (the winner), ``.table``, ``.skipped``, ``.from_cache``, ``.usage()``.
+
+    Raises
+    ------
+    SynbenchError
+        On bad input, or when no candidate fits, runs and agrees with the reference.
+    """
+    global TIMINGS_RUN
+    start = time.perf_counter()  # the budget covers everything from here
+    registry.check_names(backend=backend)
+    dtype = _check_dtype(dtype)
+    rates = _check_rates(rate_hz)
+    budget_s = _check_budget(budget_s)
+    conn, weight = as_connectivity(conn, weight, n_pre=n_pre, n_post=n_post)
+    module = registry.BACKENDS[backend].load()  # SynbenchError naming what to install
+    weight = registry.as_weight(1.0 if weight is None else weight, conn.n_syn, np.float64)
+    candidates, skipped = _candidates(backend, strategies)
+    wanted = tuple(e.name for e in candidates) + tuple(sorted(skipped))
+    signature = connectivity_signature(conn, weight)
+    criterion = (f"seconds per step at {rates[0]:g} Hz" if len(rates) == 1 else
+                 f"mean seconds per step over {', '.join(f'{r:g}' for r in rates)} Hz")
+    key = {
+        "backend": backend, "dtype": dtype, "rates_hz": list(rates), "dt_ms": DT_MS,
+        "signature": signature, "strategies": list(wanted) if strategies else None,
+        "libraries": _library_versions(backend, module),
+    }
+    reference = _Reference(conn, weight, dtype)
+
+    if cache:
+        cached = _load(key)
+        if cached is not None:
+            entry = registry.get(cached["winner"], backend)
+            problem = _check_steps(entry, module, conn, weight, dtype, reference)
+            if problem is None:
+                return FastestResult(
+                    entry=entry, table=[Timing(*row) for row in cached["table"]],
+                    skipped=dict(cached["skipped"]), from_cache=True, backend=backend,
+                    dtype=dtype, rates_hz=rates, criterion=criterion, signature=signature,
+                    budget_s=cached.get("budget_s"))
+            warnings.warn(f"cached winner {entry.id} now disagrees with the reference "
+                          f"({problem}); tuning again", CacheWarning, stacklevel=2)
+
+    TIMINGS_RUN += 1
+    if log is not None:
+        log(f"timing {len(candidates)} {backend} strategies on {conn.n_pre} -> {conn.n_post} "
+            f"neurons, {conn.n_syn} synapses, at {', '.join(f'{r:g}' for r in rates)} Hz "
+            f"(budget {budget_s:g} s)")
+    table, more_skipped, complete = _tune(candidates, module, conn, weight, dtype, rates,
+                                          reference, start + budget_s)
+    skipped.update(more_skipped)
+    ranking = _rank(table, rates)
+    if not ranking:
+        reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "no candidate"
+        raise SynbenchError(f"no {backend} strategy could be timed on this connectivity "
+                            f"({reasons})")
+    entry = registry.get(ranking[0][0], backend)
+    result = FastestResult(
+        entry=entry, table=table, skipped=skipped, from_cache=False, backend=backend,
+        dtype=dtype, rates_hz=rates, criterion=criterion, signature=signature,
+        complete=complete, budget_s=budget_s, tuning_s=time.perf_counter() - start)
+    if cache and complete:
+        _store(key, result)
+    return result
+
+
+def clear_cache() -> int:
+    """Remove every cached :func:`fastest` result; returns how many files were removed."""
+    directory = cache_dir()
+    removed = 0
+    if directory.is_dir():
+        for path in directory.glob("fastest-*.json"):
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+clear_fastest_cache = clear_cache
+fastest.clear_cache = clear_cache  # synbench.fastest.clear_cache() once exported as a function
+
+
+def cache_dir() -> Path:
+    """Where results are cached: $SYNBENCH_CACHE_DIR, else $XDG_CACHE_HOME/synbench, else
+    ~/.cache/synbench."""
+    override = os.environ.get("SYNBENCH_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "synbench"
+
+
+def as_connectivity(conn, weight=None, *, n_pre=None, n_post=None):
+    """``(Connectivity, weight)`` from a Connectivity, index arrays or a scipy.sparse matrix.
+
+    Per-synapse weights come back in canonical (pre-major) order.
+    """
+    from .core.connect import Connectivity
+
+    if isinstance(conn, Connectivity):
+        for name, given in (("n_pre", n_pre), ("n_post", n_post)):
+            if given is not None and given != getattr(conn, name):
+                raise SynbenchError(f"{name}={given} does not match the connectivity's "
+                                    f"{name}={getattr(conn, name)}")
+        return conn, weight
+    try:
+        import scipy.sparse
+
+        if scipy.sparse.issparse(conn):
+            return _from_sparse(conn, weight, n_pre, n_post)
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        pass
+    if isinstance(conn, tuple | list) and len(conn) == 2:
+        return _from_ids(conn[0], conn[1], weight, n_pre, n_post)
+    if hasattr(conn, "build") and n_pre is not None and n_post is not None:
+        return conn.build(_size("n_pre", n_pre), _size("n_post", n_post)), weight
+    raise SynbenchError(
+        f"cannot use a {type(conn).__name__} as connectivity: give a Connectivity "
+        "(e.g. synbench.FixedProb(0.02).build(n_pre, n_post)), a (pre_ids, post_ids) pair "
+        "of index arrays, or a scipy.sparse matrix of shape (n_pre, n_post)")
+
+
+def connectivity_signature(conn, weight) -> dict:
+    """What identifies a connectivity in the cache: sizes, and a hash of its structure."""
+    pre_ids, post_ids = conn.require("pre_ids", "post_ids")
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{conn.n_pre},{conn.n_post},{conn.n_syn};".encode())
+    for ids in (pre_ids, post_ids):
+        ids = np.ascontiguousarray(ids)
+        h.update(ids.dtype.str.encode())
+        h.update(memoryview(ids).cast("B"))
+    return {
+        "n_pre": int(conn.n_pre), "n_post": int(conn.n_post), "n_syn": int(conn.n_syn),
+        "structure": h.hexdigest(),
+        "weight": "scalar" if np.ndim(weight) == 0 else "per-synapse",
+    }
+
+
+# --- input checks ---
+
+
+def _size(name, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise SynbenchError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def _check_dtype(dtype) -> str:
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in RTOL:
+        raise SynbenchError(f"dtype must be one of {', '.join(RTOL)}, not {dtype!r}")
+    return name
+
+
+def _check_rates(rate_hz) -> tuple[float, ...]:
+    if rate_hz is None:
+        return SWEEP_HZ
+    values = [rate_hz] if np.ndim(rate_hz) == 0 else list(np.asarray(rate_hz).ravel())
+    if not values:
+        raise SynbenchError("rate_hz is empty: give a rate in Hz, a list of rates, or None")
+    top = 1000.0 / DT_MS
+    out = []
+    for r in values:
+        if isinstance(r, bool | np.bool_) or not isinstance(r, numbers.Real):
+            raise SynbenchError(f"rate_hz must be a number of Hz, not {r!r}")
+        if not (math.isfinite(r) and 0 <= r <= top):
+            raise SynbenchError(f"rate_hz must be between 0 and {top:g} Hz (one spike per "
+                                f"step at dt = {DT_MS:g} ms), not {float(r):g}")
+        out.append(float(r))
+    return tuple(dict.fromkeys(out))
+
+
+def _check_budget(budget_s) -> float:
+    if isinstance(budget_s, bool) or not isinstance(budget_s, numbers.Real) or not (
+            math.isfinite(budget_s) and budget_s > 0):
+        raise SynbenchError(f"budget_s must be a positive number of seconds, not {budget_s!r}")
+    return float(budget_s)
+
+
+def _index_array(name, values) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise SynbenchError(f"{name} must be a 1-d array of neuron indices, not shape {arr.shape}")
+    if arr.size == 0:
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise SynbenchError(f"{name} must hold integer neuron indices, not {arr.dtype}")
+        arr = arr.astype(np.int64)
+    if arr.min() < 0:
+        raise SynbenchError(f"{name} holds a negative index ({arr.min()})")
+    return arr.astype(np.int64, copy=False)
+
+
+def _from_ids(pre, post, weight, n_pre, n_post):
+    from .core.connect import Connectivity
+
+    pre, post = _index_array("pre_ids", pre), _index_array("post_ids", post)
+    if pre.shape != post.shape:
+        raise SynbenchError(f"pre_ids and post_ids must have the same length (one entry per "
+                            f"synapse), not {pre.size} and {post.size}")
+    n_pre = _size("n_pre", n_pre) if n_pre is not None else int(pre.max(initial=-1)) + 1
+    n_post = _size("n_post", n_post) if n_post is not None else int(post.max(initial=-1)) + 1
+    if n_pre == 0 or n_post == 0:
+        raise SynbenchError("cannot infer n_pre/n_post from empty index arrays; pass "
+                            "n_pre= and n_post=")
+    for name, ids, n in (("pre_ids", pre, n_pre), ("post_ids", post, n_post)):
+        if ids.size and ids.max() >= n:
+            raise SynbenchError(f"{name} holds index {ids.max()} but there are only {n} neurons")
+    order = np.lexsort((post, pre))
+    if weight is not None and np.ndim(weight) == 1:
+        w = np.asarray(weight, dtype=np.float64)
+        if w.shape != pre.shape:
+            raise SynbenchError(f"weight must be a scalar or one value per synapse "
+                                f"({pre.size}), not shape {w.shape}")
+        weight = w[order]
+    return Connectivity(n_pre, n_post, pre[order], post[order]), weight
+
+
+def _from_sparse(matrix, weight, n_pre, n_post):
+    from .core.connect import Connectivity
+
+    if weight is not None:
+        raise SynbenchError("a scipy.sparse connectivity carries its weights as its values; "
+                            "do not pass weight= as well")
+    if len(matrix.shape) != 2:
+        raise SynbenchError(f"a sparse connectivity must be 2-d (n_pre, n_post), not "
+                            f"{matrix.shape}")
+    rows, cols = matrix.shape
+    for name, given, actual in (("n_pre", n_pre, rows), ("n_post", n_post, cols)):
+        if given is not None and given != actual:
+            raise SynbenchError(f"{name}={given} does not match the matrix shape {matrix.shape}")
+    _size("n_pre", rows)
+    _size("n_post", cols)
+    csr = matrix.tocsr(copy=True)
+    csr.sum_duplicates()  # also sorts the column indices of each row: canonical order
+    csr.sort_indices()
+    pre = np.repeat(np.arange(rows, dtype=np.int64), np.diff(csr.indptr))
+    post = csr.indices.astype(np.int64)
+    values = np.asarray(csr.data, dtype=np.float64)
+    return Connectivity(rows, cols, pre, post), values
+
+
+# --- candidates, the reference and the one-step check ---
+
+
+def _candidates(backend, strategies):
+    if strategies is not None:
+        strategies = [strategies] if isinstance(strategies, str) else list(strategies)
+        if not strategies:
+            raise SynbenchError("strategies is empty: give strategy names or None for all")
+        for s in strategies:
+            registry.check_names(strategy=s)
+    found = [e for e in registry.entries(available_only=False) if e.backend == backend
+             and (strategies is None or e.name in strategies)]
+    skipped = {e.name: f"unavailable: {e.unavailable}" for e in found if not e.is_available}
+    named = {e.name for e in found}
+    for s in strategies or ():
+        if s not in named:
+            skipped[s] = f"not implemented for {backend}"
+    return [e for e in found if e.is_available], skipped
+
+
+class _Reference:
+    """Two steps of g = decay g + W^T s from zero state, with scipy.sparse in float64.
+
+    Independent of every kernel. The spike density is chosen so that no post neuron
+    sums more than about CHECK_TERMS weights in a step: float32's worst-case rounding of
+    such a sum (CHECK_TERMS x 2^-24 of its size) stays below the 1e-5 tolerance, so a
+    correct kernel is never excluded, while a wrong index or weight still shows.
+    """
+
+    def __init__(self, conn, weight, dtype):
+        import scipy.sparse
+
+        pre_ids, post_ids = conn.require("pre_ids", "post_ids")
+        values = np.broadcast_to(weight, (conn.n_syn,)).astype(np.float64)
+        shape = (conn.n_pre, conn.n_post)
+        w_t = scipy.sparse.csr_matrix((values, (pre_ids, post_ids)), shape=shape).T.tocsr()
+        abs_w_t = abs(w_t)
+        fan_in = int(np.bincount(post_ids, minlength=1).max()) if conn.n_syn else 1
+        fraction = min(CHECK_SPIKE_FRACTION, CHECK_TERMS / fan_in)
+        rng = np.random.default_rng(SEED + 1)
+        self.decay = np.dtype(dtype).type(math.exp(-DT_MS / TAU_MS))
+        self.spikes, self.g, self.scale = [], [], []
+        g = scale = np.zeros(conn.n_post)
+        for _ in range(2):
+            spikes = rng.random(conn.n_pre) < fraction
+            if conn.n_pre and not spikes.any():
+                spikes[rng.integers(conn.n_pre)] = True
+            s = spikes.astype(np.float64)
+            g = float(self.decay) * g + w_t @ s
+            scale = float(self.decay) * scale + abs_w_t @ s  # the size of what was summed
+            self.spikes.append(spikes)
+            self.g.append(g)
+            self.scale.append(scale)
+
+
+def _check_steps(entry, module, conn, weight, dtype, reference, data=None) -> str | None:
+    """None when ``entry`` matches the reference on its two steps, else why not.
+
+    The first step from zero state checks the events (g = W^T s); the second, the decay.
+    """
+    try:
+        if data is None:
+            data = entry.prepare(conn, _weight_in(weight, dtype), dtype)
+        state = entry.init_state(data)
+        results = []
+        for spikes in reference.spikes:
+            state = entry.step(data, state, module.asarray(spikes), reference.decay)
+            g = module.to_numpy(entry.conductance(data, state))
+            results.append(np.array(g, dtype=np.float64))  # a copy: the state may be g
+    except Exception as err:  # a kernel that cannot run is excluded, not fatal
+        return f"failed on a check step: {type(err).__name__}: {err}"
+    for k, (g, expected, scale) in enumerate(
+            zip(results, reference.g, reference.scale, strict=True), 1):
+        if g.shape != (conn.n_post,):
+            return f"conductance has shape {g.shape}, expected ({conn.n_post},)"
+        error = np.abs(g - expected)
+        bad = ~(error <= RTOL[dtype] * scale)  # NaN counts as bad
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            rel = error[j] / scale[j] if scale[j] else math.inf
+            return (f"disagrees with the reference (scipy.sparse, float64) at step {k}, "
+                    f"post {j}: {g[j]!r} vs {expected[j]!r} (relative {rel:.2g} > "
+                    f"{RTOL[dtype]:g}); {int(bad.sum())} of {conn.n_post} post neurons differ")
+    return None
+
+
+def _weight_in(weight, dtype):
+    return weight if np.ndim(weight) else float(weight)
+
+
+# --- the tuning ---
+
+
+def _work_estimate(entry, conn, rates) -> float:
+    """A rough count of memory touches per step: the order in which candidates are tried."""
+    p = float(np.mean(rates)) * DT_MS / 1000.0
+    events = p * conn.n_syn
+    if entry.state == "matrix":
+        return conn.n_pre * conn.n_post * (1.0 if entry.event_driven else 2.0)
+    if entry.state == "synapse":
+        return conn.n_syn * (1.0 if entry.event_driven else 2.0) + conn.n_post
+    return conn.n_post + (events if entry.event_driven else conn.n_syn)
+
+
+def _fits(entry, module, conn, dtype) -> str | None:
+    try:
+        needed = entry.nbytes(conn, dtype)
+        free = module.free_memory()
+    except Exception as err:
+        return f"cannot estimate its memory: {err}"
+    if needed > MEMORY_FRACTION * free:
+        return (f"needs about {_fmt_bytes(needed)} but {_fmt_bytes(free)} is free "
+                f"(limit {MEMORY_FRACTION:.0%})")
+    return None
+
+
+def _spike_pool(n_pre, rate, n_steps, module):
+    """``n_steps`` fixed-seed Poisson spike vectors at ``rate`` Hz, already on the backend."""
+    rng = np.random.default_rng([SEED, int(round(rate * 1000))])
+    p = rate * DT_MS / 1000.0
+    return [module.asarray(rng.random(n_pre) < p) for _ in range(n_steps)]
+
+
+def _pool_steps(n_pre) -> int:
+    return int(np.clip(20_000_000 // max(n_pre, 1), 8, 100))
+
+
+def _synchronizer(module):
+    sync = getattr(module, "synchronize", None)
+    if sync is not None:
+        return lambda g: sync()
+    return module.to_numpy
+
+
+def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
+    table: list[Timing] = []
+    skipped: dict[str, str] = {}
+    sync = _synchronizer(module)
+    decay = np.dtype(dtype).type(math.exp(-DT_MS / TAU_MS))
+    order = sorted(candidates, key=lambda e: _work_estimate(e, conn, rates))
+    pool_steps = _pool_steps(conn.n_pre)
+    pools: dict[float, list] = {}
+    best: dict[float, float] = {}
+    setup_times: list[float] = []
+    complete = True
+    timed_any = False
+    for i, entry in enumerate(order):
+        if timed_any and time.perf_counter() >= deadline:
+            for rest in order[i:]:
+                skipped[rest.name] = "not timed: the tuning budget was spent (raise budget_s)"
+            complete = False
+            break
+        reason = _fits(entry, module, conn, dtype)
+        if reason is not None:
+            skipped[entry.name] = reason
+            continue
+        t0 = time.perf_counter()
+        try:
+            data = entry.prepare(conn, _weight_in(weight, dtype), dtype)
+        except Exception as err:
+            skipped[entry.name] = f"prepare failed: {type(err).__name__}: {err}"
+            continue
+        problem = _check_steps(entry, module, conn, weight, dtype, reference, data)
+        if problem is not None:
+            skipped[entry.name] = problem
+            continue
+        try:
+            state = entry.init_state(data)
+            # Warm-up: the first call compiles (Numba, JAX); never timed.
+            zero = module.asarray(np.zeros(conn.n_pre, dtype=bool))
+            state = entry.step(data, state, zero, decay)
+            sync(entry.conductance(data, state))
+        except Exception as err:
+            skipped[entry.name] = f"failed: {type(err).__name__}: {err}"
+            continue
+        setup_times.append(time.perf_counter() - t0)
+        for j, rate in enumerate(rates):
+            if rate not in pools:
+                pools[rate] = _spike_pool(conn.n_pre, rate, pool_steps, module)
+            left = len(order) - i - 1
+            slots = (len(rates) - j) + left * len(rates)
+            reserve = left * float(np.mean(setup_times))
+            allowance = 0.9 * max(0.0, (deadline - time.perf_counter() - reserve) / slots)
+            seconds, state = _measure(entry, data, state, pools[rate], decay, sync, allowance,
+                                      best.get(rate))
+            table.append(Timing(entry.name, rate, seconds))
+            best[rate] = min(best.get(rate, math.inf), seconds)
+        timed_any = True
+        del data, state
+    return table, skipped, complete
+
+
+def _measure(entry, data, state, pool, decay, sync, allowance, best):
+    """Seconds per step: the fastest of up to REPEATS equal batches within ``allowance``."""
+    step, conductance = entry.step, entry.conductance
+    n_pool = len(pool)
+
+    def batch(n):
+        nonlocal state
+        t = time.perf_counter()
+        g = None
+        for k in range(n):
+            state = step(data, state, pool[k % n_pool], decay)
+            g = conductance(data, state)
+        sync(g)
+        return time.perf_counter() - t
+
+    start = time.perf_counter()
+    first = batch(1)  # calibration: also the estimate of a hopeless candidate
+    if best is not None and first > PRUNE_FACTOR * best:
+        return first, state
+    target = min(allowance / (REPEATS + 1), MAX_BATCH_S)
+    n = int(np.clip(target / max(first, 1e-9), 1, 100 * n_pool))
+    if n >= n_pool:
+        n -= n % n_pool  # whole passes over the pool: every batch sees the same spikes
+    results = []
+    while len(results) < REPEATS:
+        results.append(batch(n) / n)
+        if time.perf_counter() - start >= allowance:
+            break
+    return min(results), state
+
+
+def _rank(table, rates) -> list[tuple[str, float]]:
+    per: dict[str, dict[float, float]] = {}
+    for t in table:
+        per.setdefault(t.strategy, {})[t.rate_hz] = t.seconds_per_step
+    scores = [(name, float(np.mean([times[r] for r in rates])))
+              for name, times in per.items() if all(r in times for r in rates)]
+    return sorted(scores, key=lambda item: item[1])
+
+
+# --- the cache ---
+
+
+def _machine() -> dict:
+    """What makes timings from one machine worthless on another."""
+    return {
+        "node": platform.node(), "system": platform.system(), "arch": platform.machine(),
+        "processor": platform.processor(), "cpus": os.cpu_count(),
+    }
+
+
+def _library_versions(backend, module) -> dict:
+    """Library versions and the device: a new numba or another GPU makes new timings."""
+    import sys
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    lib = {"numba": "numba", "jax": "jax", "cupy": "cupy"}.get(backend)
+    if lib and lib in sys.modules:
+        versions[lib] = getattr(sys.modules[lib], "__version__", "?")
+    try:
+        if backend == "jax":
+            import jax
+
+            versions["device"] = str(jax.devices()[0].device_kind)
+        elif backend == "cupy":
+            import cupy
+
+            props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+            versions["device"] = props["name"].decode(errors="replace")
+    except Exception:  # a name for the cache key is never worth failing for
+        versions["device"] = "?"
+    return versions
+
+
+def _synbench_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _cache_file(key) -> Path:
+    blob = json.dumps({"key": key, "machine": _machine()}, sort_keys=True)
+    return cache_dir() / f"fastest-{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
+
+
+def _load(key) -> dict | None:
+    path = _cache_file(key)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        warnings.warn(f"ignoring unreadable synbench cache file {path}: {err}", CacheWarning,
+                      stacklevel=3)
+        return None
+    try:
+        record = json.loads(raw.decode("utf-8"))
+        problem = _malformed(record)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        problem = f"not valid JSON ({err})"
+    if problem is not None:
+        warnings.warn(f"ignoring corrupted synbench cache file {path}: {problem}", CacheWarning,
+                      stacklevel=3)
+        return None
+    if (record["synbench_version"] != _synbench_version()
+            or record["kernel_api_version"] != registry.KERNEL_API_VERSION
+            or record["machine"] != _machine() or record["key"] != json.loads(json.dumps(key))):
+        return None  # another version or machine: not an error, just not ours
+    try:
+        registry.get(record["winner"], key["backend"])
+    except SynbenchError:
+        return None
+    return record
+
+
+def _malformed(record) -> str | None:
+    """None when ``record`` has the shape :func:`_store` writes, else what is wrong."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if record.get("format") != CACHE_FORMAT:
+        return f"unknown format {record.get('format')!r}"
+    for name, kind in (("synbench_version", str), ("kernel_api_version", int),
+                       ("machine", dict), ("key", dict), ("winner", str), ("table", list),
+                       ("skipped", dict)):
+        if not isinstance(record.get(name), kind):
+            return f"field {name!r} missing or not a {kind.__name__}"
+    for row in record["table"]:
+        if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], str)
+                and all(isinstance(x, int | float) and not isinstance(x, bool) for x in row[1:])
+                and math.isfinite(row[2]) and row[2] >= 0):
+            return f"bad table row {row!r}"
+    rates = record["key"].get("rates_hz")
+    if not isinstance(rates, list):
+        return "key has no rates"
+    ranking = _rank([Timing(*row) for row in record["table"]], tuple(rates))
+    if not ranking or ranking[0][0] != record["winner"]:
+        return "the winner is not the fastest row of its own table"
+    if not all(isinstance(v, str) for v in record["skipped"].values()):
+        return "bad skipped reasons"
+    return None
+
+
+def _store(key, result: FastestResult) -> None:
+    record = {
+        "format": CACHE_FORMAT, "synbench_version": _synbench_version(),
+        "kernel_api_version": registry.KERNEL_API_VERSION, "machine": _machine(),
+        "key": key, "winner": result.entry.name,
+        "table": [list(t) for t in result.table], "skipped": result.skipped,
+        "budget_s": result.budget_s, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    path = _cache_file(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".fastest-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(record, f, indent=1)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    except OSError as err:  # a read-only home must not break tuning
+        warnings.warn(f"could not write the synbench cache in {path.parent}: {err}",
+                      CacheWarning, stacklevel=3)
+
+
+# --- formatting ---
+
+
+def _fmt_time(seconds) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _fmt_bytes(n) -> str:
+    for unit in ("GiB", "MiB", "KiB"):
+        scale = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10}[unit]
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"

@@ -1,0 +1,1 @@
+"""How it is computed: one module per backend, each importing only synbench.core."""

@@ -1,0 +1,413 @@
+"""Numba backend: the eight strategies as compiled loops, and a runner compiled whole.
+
+Every kernel is an ``@numba.njit`` function that reads like the seed tutorial's loops,
+one idea each: the loop over synapses, over spiking neurons, over per-neuron lists.
+``data`` is a namedtuple of arrays (and, for pre2syn / pre2post, ``numba.typed.List``
+of per-neuron arrays, since the lists are the lesson), so the kernels can be called
+from Python or from the user's own ``@njit`` loop:
+
+>>> import numba, numpy as np
+>>> from synbench import FixedProb, registry
+>>> entry = registry.get("pre_slice", "numba")
+>>> step, conductance = entry.step, entry.conductance
+>>> data = entry.prepare(FixedProb(0.1, seed=0).build(100, 50), 0.5, "float64")
+>>> @numba.njit
+... def trace(data, g, spike_train, decay):
+...     out = np.empty((spike_train.shape[0], data.n_post))
+...     for t in range(spike_train.shape[0]):
+...         g = step(data, g, spike_train[t], decay)
+...         out[t] = conductance(data, g)
+...     return out
+>>> trace(data, entry.init_state(data), np.zeros((10, 100), bool), 0.98).shape
+(10, 50)
+
+Kernel API (DESIGN section 4): ``prepare(conn, weight, dtype) -> data``,
+``init_state(data) -> state``, ``step(data, state, spikes, decay) -> state`` (in place)
+and ``conductance(data, state, out=None) -> g_post``; ``spikes`` is a bool array of the
+pre group and ``decay`` a scalar of the state's dtype (float64 or float32). Where the
+state lives on post neurons the conductance *is* the state (no copy); otherwise it is
+summed into ``out``, a new array unless one is given (the runner gives one, so its step
+loop allocates nothing).
+
+Nothing is compiled with ``fastmath``: the loops do the reference's arithmetic in the
+reference's order, so rasters are bit-identical with the NumPy runner in float64.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numba
+import numpy as np
+from numba import typed
+
+from ..core.connect import available_memory
+from ..core.registry import as_weight, register
+
+free_memory = available_memory
+jit = numba.njit(cache=True)
+
+
+def asarray(x):
+    return np.asarray(x)
+
+
+def to_numpy(x):
+    return np.asarray(x)
+
+
+# --- data: one namedtuple per kind of structure, weights as a 1-d array ---
+
+MatrixData = namedtuple("MatrixData", "n_pre n_post n_syn weight_matrix")
+SynapseData = namedtuple("SynapseData", "n_pre n_post n_syn pre_ids post_ids weight")
+ListData = namedtuple("ListData", "n_pre n_post n_syn pre2syn post2syn weight")
+Pre2PostData = namedtuple("Pre2PostData", "n_pre n_post n_syn pre2post weights")
+PostSliceData = namedtuple("PostSliceData", "n_pre n_post n_syn post_slice pre_by_post weight")
+PreSliceData = namedtuple("PreSliceData", "n_pre n_post n_syn pre_slice post_ids weight")
+CsrData = namedtuple("CsrData", "n_pre n_post n_syn indptr indices values")
+
+
+def _weight(conn, weight, dtype):
+    """The weight as a 1-d array: size 1 for one weight shared by all, else one per synapse."""
+    return np.atleast_1d(as_weight(weight, conn.n_syn, dtype))
+
+
+@numba.njit(inline="always")
+def _w(weight, k):
+    """Weight of synapse ``k``: ``weight[k]`` per synapse, ``weight[0]`` when shared."""
+    return weight[k if weight.size > 1 else 0]
+
+
+def _sizes(conn):
+    return conn.n_pre, conn.n_post, conn.n_syn
+
+
+def _typed_list(arrays):
+    """A ``numba.typed.List`` of (copies of) ``arrays``, filled in compiled code."""
+    arrays = list(arrays)
+    flat = np.ascontiguousarray(np.concatenate(arrays) if arrays else np.zeros(0, np.int32))
+    indptr = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in arrays], out=indptr[1:])
+    out = typed.List.empty_list(numba.typeof(flat))
+    _fill_list(out, flat, indptr)
+    return out
+
+
+@jit
+def _fill_list(out, flat, indptr):
+    for i in range(indptr.size - 1):
+        out.append(flat[indptr[i]:indptr[i + 1]].copy())
+
+
+def _matrix_state(data):
+    return np.zeros((data.n_pre, data.n_post), dtype=data.weight_matrix.dtype)
+
+
+def _synapse_state(data):
+    return np.zeros(data.n_syn, dtype=data.weight.dtype)
+
+
+def _post_state(data):
+    dtype = data.values.dtype if isinstance(data, CsrData) else (
+        data.weights[0].dtype if isinstance(data, Pre2PostData) else data.weight.dtype)
+    return np.zeros(data.n_post, dtype=dtype)
+
+
+@jit
+def _post_is_state(data, g, out=None):
+    """The conductance of a post-state strategy: the state itself."""
+    return g
+
+
+@jit
+def _zeroed(data, g, out):
+    """``out`` set to zero, or a new zero (n_post,) array of the state's dtype."""
+    if out is None:
+        return np.zeros(data.n_post, g.dtype)
+    out[:] = 0
+    return out
+
+
+# --- dense matrices ---
+
+
+def _matrix_prepare(conn, weight, dtype):
+    w = np.zeros((conn.n_pre, conn.n_post), dtype=dtype)
+    # Row-major order of the True elements is canonical (pre-major) synapse order.
+    w[conn.require("conn_mat")] = as_weight(weight, conn.n_syn, dtype)
+    return MatrixData(*_sizes(conn), w)
+
+
+@jit
+def _column_sums(data, g, out=None):
+    """g_post[j] = sum over pre i of g[i, j], row after row (NumPy's order for axis 0)."""
+    out = _zeroed(data, g, out)
+    for i in range(data.n_pre):
+        for j in range(data.n_post):
+            out[j] += g[i, j]
+    return out
+
+
+@register("dense", "numba", needs=("conn_mat",), state="matrix", event_driven=False,
+          prepare=_matrix_prepare, init_state=_matrix_state, conductance=_column_sums)
+@jit
+def dense_step(data, g, spikes, decay):
+    """Dense matrix ("mat 1"): decay and add on every element, every step.
+
+    Needs ``conn_mat`` (as a weight matrix). Cost per step: O(n_pre * n_post),
+    whatever the firing rate. Rows are independent (parallel over pre neurons).
+    """
+    w = data.weight_matrix
+    for i in range(data.n_pre):
+        for j in range(data.n_post):
+            g[i, j] = g[i, j] * decay + spikes[i] * w[i, j]
+    return g
+
+
+@register("event_dense", "numba", needs=("conn_mat",), state="matrix", event_driven=True,
+          prepare=_matrix_prepare, init_state=_matrix_state, conductance=_column_sums)
+@jit
+def event_dense_step(data, g, spikes, decay):
+    """Dense matrix, rows of spiking pre neurons only ("mat 2").
+
+    Needs ``conn_mat``. Cost per step: O(n_pre * n_post) for the decay (and the column
+    sums), plus O(n_spikes * n_post) for the events. Rows are independent.
+    """
+    w = data.weight_matrix
+    for i in range(data.n_pre):
+        for j in range(data.n_post):
+            g[i, j] *= decay
+        if spikes[i]:
+            for j in range(data.n_post):
+                g[i, j] += w[i, j]
+    return g
+
+
+# --- one value per synapse ---
+
+
+def _pre_ids_prepare(conn, weight, dtype):
+    pre_ids, post_ids = conn.require("pre_ids", "post_ids")
+    return SynapseData(*_sizes(conn), pre_ids, post_ids, _weight(conn, weight, dtype))
+
+
+@jit
+def _pre_ids_conductance(data, g, out=None):
+    """Scatter-sum of synapse conductances onto their post neurons, in canonical order."""
+    out = _zeroed(data, g, out)
+    for k in range(data.n_syn):
+        out[data.post_ids[k]] += g[k]
+    return out
+
+
+@register("pre_ids", "numba", needs=("pre_ids", "post_ids"), state="synapse",
+          event_driven=False, prepare=_pre_ids_prepare, init_state=_synapse_state,
+          conductance=_pre_ids_conductance)
+@jit
+def pre_ids_step(data, g, spikes, decay):
+    """Per-synapse vectors: every synapse decays and gathers its pre neuron's spike.
+
+    Needs ``pre_ids`` and ``post_ids``. Cost per step: O(n_syn) for the decay and the
+    gather, O(n_syn) scatter for the conductance. Parallel over synapses (the
+    conductance's scatter is not: it would need atomics or a post-major order).
+    """
+    for k in range(data.n_syn):
+        g[k] = g[k] * decay + spikes[data.pre_ids[k]] * _w(data.weight, k)
+    return g
+
+
+def _pre2syn_prepare(conn, weight, dtype):
+    pre2syn, post2syn = conn.require("pre2syn", "post2syn")
+    return ListData(*_sizes(conn), _typed_list(pre2syn), _typed_list(post2syn),
+                    _weight(conn, weight, dtype))
+
+
+@jit
+def _pre2syn_conductance(data, g, out=None):
+    """Each post neuron sums the synapses of its list."""
+    out = _zeroed(data, g, out)
+    for j in range(data.n_post):
+        for k in data.post2syn[j]:
+            out[j] += g[k]
+    return out
+
+
+@register("pre2syn", "numba", needs=("pre2syn", "post2syn"), state="synapse",
+          event_driven=True, prepare=_pre2syn_prepare, init_state=_synapse_state,
+          conductance=_pre2syn_conductance)
+@jit
+def pre2syn_step(data, g, spikes, decay):
+    """Per-neuron synapse lists: decay every synapse, then walk the lists of the spikers.
+
+    Needs ``pre2syn`` and ``post2syn`` (``numba.typed.List`` of arrays). Cost per step:
+    O(n_syn) decay plus O(fan-out) per spike; O(n_syn) for the conductance. The event
+    loop is parallel over spiking neurons (their synapses are disjoint).
+    """
+    for k in range(data.n_syn):
+        g[k] *= decay
+    for i in range(data.n_pre):
+        if spikes[i]:
+            for k in data.pre2syn[i]:
+                g[k] += _w(data.weight, k)
+    return g
+
+
+def _post_slice_prepare(conn, weight, dtype):
+    post_slice, pre_ids, post_order = conn.require("post_slice", "pre_ids", "post_order")
+    w = _weight(conn, weight, dtype)
+    return PostSliceData(*_sizes(conn), post_slice, pre_ids[post_order],
+                         w[post_order] if w.size > 1 else w)
+
+
+@jit
+def _post_slice_conductance(data, g, out=None):
+    """Each post neuron sums its own contiguous slice: no scatter."""
+    out = _zeroed(data, g, out)
+    for j in range(data.n_post):
+        for k in range(data.post_slice[j, 0], data.post_slice[j, 1]):
+            out[j] += g[k]
+    return out
+
+
+@register("post_slice", "numba", needs=("post_slice", "pre_ids", "post_order"),
+          state="synapse", event_driven=False, prepare=_post_slice_prepare,
+          init_state=_synapse_state, conductance=_post_slice_conductance)
+@jit
+def post_slice_step(data, g, spikes, decay):
+    """Synapses in post-major order: every synapse decays and gathers its pre's spike.
+
+    Needs ``post_slice`` and ``pre_ids`` in post-major order (via ``post_order``). Cost
+    per step: O(n_syn), whatever the firing rate; the conductance sums slices with no
+    scatter. Parallel over synapses, and over post neurons for the conductance.
+    """
+    for k in range(data.n_syn):
+        g[k] = g[k] * decay + spikes[data.pre_by_post[k]] * _w(data.weight, k)
+    return g
+
+
+# --- one value per post neuron ---
+
+
+def _pre2post_prepare(conn, weight, dtype):
+    pre2post = conn.require("pre2post")
+    w = _weight(conn, weight, dtype)
+    if w.size > 1 or conn.n_syn == 1:  # per synapse: split per pre like the post lists
+        weights = np.split(w, np.cumsum([len(p) for p in pre2post])[:-1])
+    else:  # one shared weight: every pre neuron's list is that one value
+        weights = [w] * conn.n_pre
+    return Pre2PostData(*_sizes(conn), _typed_list(pre2post), _typed_list(weights))
+
+
+@register("pre2post", "numba", needs=("pre2post",), state="post", event_driven=True,
+          prepare=_pre2post_prepare, init_state=_post_state, conductance=_post_is_state)
+@jit
+def pre2post_step(data, g, spikes, decay):
+    """Per-neuron post lists, state on post neurons: spikers add to their targets.
+
+    Needs ``pre2post`` (``numba.typed.List`` of arrays, with per-pre weight lists).
+    Cost per step: O(n_post) decay plus O(fan-out) per spike. The event loop is serial
+    (two spikers may share a target).
+    """
+    for j in range(data.n_post):
+        g[j] *= decay
+    for i in range(data.n_pre):
+        if spikes[i]:
+            targets, weights = data.pre2post[i], data.weights[i]
+            for m in range(targets.size):
+                g[targets[m]] += _w(weights, m)
+    return g
+
+
+def _pre_slice_prepare(conn, weight, dtype):
+    pre_slice, post_ids = conn.require("pre_slice", "post_ids")
+    return PreSliceData(*_sizes(conn), pre_slice, post_ids, _weight(conn, weight, dtype))
+
+
+@register("pre_slice", "numba", needs=("pre_slice", "post_ids"), state="post",
+          event_driven=True, prepare=_pre_slice_prepare, init_state=_post_state,
+          conductance=_post_is_state)
+@jit
+def pre_slice_step(data, g, spikes, decay):
+    """Pre-major slices, state on post neurons: each spiker adds to its slice of targets.
+
+    Needs ``pre_slice`` and ``post_ids``. Cost per step: O(n_post) decay plus
+    O(fan-out) per spike, over contiguous memory. The event loop is serial (two
+    spikers may share a target).
+    """
+    for j in range(data.n_post):
+        g[j] *= decay
+    for i in range(data.n_pre):
+        if spikes[i]:
+            for k in range(data.pre_slice[i, 0], data.pre_slice[i, 1]):
+                g[data.post_ids[k]] += _w(data.weight, k)
+    return g
+
+
+def _csr_prepare(conn, weight, dtype):
+    indptr, indices = conn.require("csr")
+    # The transpose (post rows, pre columns) in CSR form, so the step is a row-wise
+    # mat-vec; a stable sort keeps pre ascending within each post row.
+    order = np.argsort(indices, kind="stable")
+    pre_of = np.repeat(np.arange(conn.n_pre, dtype=indices.dtype), np.diff(indptr))
+    indptr_t = np.zeros(conn.n_post + 1, dtype=indptr.dtype)
+    np.cumsum(np.bincount(indices, minlength=conn.n_post), out=indptr_t[1:])
+    values = np.broadcast_to(as_weight(weight, conn.n_syn, dtype), (conn.n_syn,))[order]
+    return CsrData(*_sizes(conn), indptr_t, pre_of[order], np.ascontiguousarray(values))
+
+
+@register("csr", "numba", needs=("csr",), state="post", event_driven=False,
+          prepare=_csr_prepare, init_state=_post_state, conductance=_post_is_state)
+@jit
+def csr_step(data, g, spikes, decay):
+    """Sparse mat-vec g = decay g + W^T s, with W^T stored as CSR (post rows).
+
+    Needs ``csr`` (transposed once in ``prepare``). Cost per step: O(n_post + n_syn),
+    whatever the firing rate: every row is walked. Parallel over post neurons.
+    """
+    for j in range(data.n_post):
+        acc = g.dtype.type(0)
+        for k in range(data.indptr[j], data.indptr[j + 1]):
+            acc += data.values[k] * spikes[data.indices[k]]
+        g[j] = g[j] * decay + acc
+    return g
+
+
+# --- the runner: each chunk of steps in one compiled call ---
+
+
+@jit
+def _add_current(i_syn, g, g_init, decay, e_rev, v):
+    """post.I_syn += g_post * (E_rev - post.V); ``g_init`` (COBAHH) decays and adds to g."""
+    if g_init.size:
+        for j in range(g.size):
+            g_init[j] *= decay
+            i_syn[j] += (g[j] + g_init[j]) * (e_rev - v[j])
+    else:
+        for j in range(g.size):
+            i_syn[j] += g[j] * (e_rev - v[j])
+
+
+@jit
+def _propagate(spikes, v, i_syn, syn, step, conductance):
+    """Step 2 of DESIGN section 3: every projection, in order, with one strategy."""
+    datas, states, outs, g_inits, bounds, decays, e_revs = syn
+    for p in range(len(datas)):
+        pre_start, pre_stop, post_start, post_stop = bounds[p]
+        step(datas[p], states[p], spikes[pre_start:pre_stop], decays[p])
+        g = conductance(datas[p], states[p], outs[p])
+        _add_current(i_syn[post_start:post_stop], g, g_inits[p], decays[p], e_revs[p],
+                     v[post_start:post_stop])
+
+
+@jit
+def _record(t, spikes, steps, ids, count):
+    """Append this step's spikes to the monitor, doubling its buffers when full."""
+    for i in range(spikes.size):
+        if spikes[i]:
+            if count == steps.size:
+                steps = np.concatenate((steps, np.empty_like(steps)))
+                ids = np.concatenate((ids, np.empty_like(ids)))
+            steps[count] = t
+            ids[count] = i
+            count += 1
+    return steps, ids, count

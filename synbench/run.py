@@ -1,0 +1,234 @@
+"""Drive a network spec with one (strategy, backend) and collect a :class:`RunResult`.
+
+Every backend module provides a ``Simulation`` class with the same three methods:
+
+- ``Simulation(spec, entry, conns, dt, dtype, chunk_steps)``: prepare neurons and
+  projections on the backend (``entry`` None means neurons alone, the baseline);
+- ``compile()``: all just-in-time compilation, timed apart from the run;
+- ``advance(n_steps) -> (spike_steps, spike_ids)``: simulate the next ``n_steps`` steps
+  and return that chunk's spikes as NumPy arrays (absolute step, neuron index).
+
+This module owns what is common: validation, memory checks, chunking, the progress
+bar, timing and the result.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .core import registry
+from .core.errors import SynbenchError
+from .core.networks import NetworkSpec
+
+DTYPES = ("float64", "float32")
+
+
+@dataclass
+class RunResult:
+    """What one run produced: the spike raster, rates, timings and event count."""
+
+    network: str
+    n: int
+    strategy: str | None
+    backend: str
+    dtype: str
+    dt: float
+    n_steps: int
+    spike_steps: np.ndarray = field(repr=False)
+    spike_ids: np.ndarray = field(repr=False)
+    rates: dict[str, float]
+    wall_s: float
+    compile_s: float
+    events: int
+    groups: dict[str, tuple[int, int]] = field(repr=False, default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy or 'neurons alone'} ({self.backend})"
+
+    @property
+    def duration_ms(self) -> float:
+        return self.n_steps * self.dt
+
+    @property
+    def realtime_factor(self) -> float:
+        """Simulated time per wall-clock time: > 1 means faster than real time."""
+        return self.duration_ms / 1000.0 / self.wall_s if self.wall_s > 0 else math.inf
+
+    def first_difference(self, other: RunResult) -> int | None:
+        """The first step at which the two rasters differ, or None if identical."""
+        a = np.stack([self.spike_steps, self.spike_ids]).astype(np.int64)
+        b = np.stack([other.spike_steps, other.spike_ids]).astype(np.int64)
+        m = min(a.shape[1], b.shape[1])
+        differs = np.flatnonzero((a[:, :m] != b[:, :m]).any(axis=0))
+        if differs.size:
+            k = differs[0]
+            return int(min(a[0, k], b[0, k]))
+        if a.shape[1] != b.shape[1]:
+            longer = a if a.shape[1] > b.shape[1] else b
+            return int(longer[0, m])
+        return None
+
+    def summary(self) -> dict:
+        """The result without the raster, ready for JSON."""
+        return {
+            "network": self.network, "n": self.n, "strategy": self.strategy,
+            "backend": self.backend, "dtype": self.dtype, "dt": self.dt,
+            "duration_ms": self.duration_ms, "n_spikes": int(self.spike_ids.size),
+            "rates_hz": self.rates, "wall_s": self.wall_s, "compile_s": self.compile_s,
+            "events": self.events, "events_per_s": self.events / self.wall_s if self.wall_s else None,
+        }
+
+    def plot_raster(self, path: str, max_points: int = 200_000) -> str:
+        """Save a raster plot (neuron index against time) with per-group rates."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(9, 5))
+        keep = slice(None, None, max(1, self.spike_ids.size // max_points))
+        t = self.spike_steps[keep] * self.dt
+        ids = self.spike_ids[keep]
+        colors = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
+        for color, (name, (start, stop)) in zip(colors, self.groups.items(), strict=False):
+            sel = (ids >= start) & (ids < stop)
+            ax.plot(t[sel], ids[sel], ".", ms=1, color=color,
+                    label=f"{name}: {self.rates.get(name, 0):.1f} Hz")
+        ax.set_xlim(0, self.duration_ms)
+        ax.set_xlabel("time (ms)")
+        ax.set_ylabel("neuron index")
+        ax.set_title(f"{self.network.upper()} n={self.n}, {self.label}, {self.dtype}")
+        ax.legend(loc="upper right", markerscale=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        return path
+
+
+def n_steps_for(duration: float, dt: float) -> int:
+    """The whole number of steps in ``duration``, or a SynbenchError saying why not."""
+    for name, value in (("dt", dt), ("duration", duration)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise SynbenchError(f"{name} must be a positive number of ms, not {value!r}")
+    steps = round(duration / dt)
+    if abs(steps * dt - duration) > 1e-9 * max(1.0, duration):
+        raise SynbenchError(
+            f"duration {duration} ms is not a whole number of steps of dt = {dt} ms; "
+            f"use e.g. {steps * dt:g} ms"
+        )
+    return steps
+
+
+def check_dtype(dtype) -> str:
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in DTYPES:
+        raise SynbenchError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    return name
+
+
+def check_fits(entry, conns, dtype) -> None:
+    """Refuse, before allocating anything, a strategy whose structures do not fit."""
+    backend = registry.BACKENDS[entry.backend].load()
+    needed = sum(entry.nbytes(c, dtype) for c in conns.values())
+    free = backend.free_memory()
+    if needed > 0.8 * free:
+        raise SynbenchError(
+            f"{entry.id} needs about {needed / 2**30:.1f} GiB for these projections but "
+            f"{free / 2**30:.1f} GiB is free; use a sparse strategy such as pre_slice or csr"
+        )
+
+
+def run(
+    spec: NetworkSpec,
+    strategy: str | None = "pre_slice",
+    backend: str = "numba",
+    duration: float = 100.0,
+    dt: float = 0.1,
+    dtype: str = "float64",
+    progress: bool = False,
+    chunk_steps: int | None = None,
+    conns: dict | None = None,
+) -> RunResult:
+    """Simulate ``spec`` for ``duration`` ms with one strategy on one backend.
+
+    ``strategy=None`` runs the neurons alone (no synapses): the baseline every
+    strategy's cost is measured against. ``conns`` reuses connectivity already built
+    with ``spec.connectivity()`` (as ``synbench compare`` does).
+
+    >>> from synbench import coba, run
+    >>> result = run(coba(1000), "pre_slice", "numpy", duration=10.0)  # doctest: +SKIP
+    """
+    n_steps = n_steps_for(duration, dt)
+    dtype = check_dtype(dtype)
+    registry.check_names(strategy, backend)
+    module = registry.BACKENDS[backend].load()
+    entry = registry.get(strategy, backend) if strategy is not None else None
+    conns = spec.connectivity() if conns is None and entry is not None else (conns or {})
+    if entry is not None:
+        check_fits(entry, conns, dtype)
+    if chunk_steps is None:
+        chunk_steps = min(n_steps, 1000)
+    if not (isinstance(chunk_steps, int) and chunk_steps > 0):
+        raise SynbenchError(f"chunk_steps must be a positive integer, not {chunk_steps!r}")
+
+    sim = module.Simulation(spec, entry, conns, dt, dtype, chunk_steps)
+    start = time.perf_counter()
+    sim.compile()
+    compile_s = time.perf_counter() - start
+
+    steps, ids, wall_s = [], [], 0.0
+    from tqdm.auto import tqdm
+
+    label = f"{strategy or 'neurons'}-{backend}"
+    with tqdm(total=n_steps, unit="step", desc=label, disable=not progress, leave=False) as bar:
+        done = 0
+        while done < n_steps:
+            size = min(chunk_steps, n_steps - done)
+            start = time.perf_counter()
+            chunk_steps_, chunk_ids = sim.advance(size)
+            wall_s += time.perf_counter() - start
+            steps.append(chunk_steps_)
+            ids.append(chunk_ids)
+            done += size
+            bar.update(size)
+
+    spike_steps = np.concatenate(steps).astype(np.int32) if steps else np.zeros(0, np.int32)
+    spike_ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, np.int32)
+    return RunResult(
+        network=spec.name, n=spec.n, strategy=strategy, backend=backend, dtype=dtype, dt=dt,
+        n_steps=n_steps, spike_steps=spike_steps, spike_ids=spike_ids,
+        rates=_rates(spec, spike_ids, n_steps * dt),
+        wall_s=wall_s, compile_s=compile_s,
+        events=_events(spec, conns, spike_ids) if entry is not None else 0,
+        groups={g.name: (g.start, g.stop) for g in spec.groups},
+    )
+
+
+def _rates(spec: NetworkSpec, spike_ids: np.ndarray, duration_ms: float) -> dict[str, float]:
+    counts = np.bincount(spike_ids, minlength=spec.n)
+    return {
+        g.name: float(counts[g.slice].sum() / g.size / (duration_ms / 1000.0)) for g in spec.groups
+    }
+
+
+def _events(spec: NetworkSpec, conns: dict, spike_ids: np.ndarray) -> int:
+    """Synaptic events delivered: for every spike, the out-degree of its neuron."""
+    counts = np.bincount(spike_ids, minlength=spec.n)
+    total = 0
+    for p in spec.projections:
+        pre = spec.group(p.pre)
+        fanout = np.diff(conns[p.name].require("pre_slice"), axis=1)[:, 0]
+        total += int(counts[pre.slice] @ fanout.astype(np.int64))
+    return total
+
+
+def backend_module(name: str):
+    """The backend module behind ``name`` (imported on demand)."""
+    registry.check_names(backend=name)
+    return importlib.import_module(registry.BACKENDS[name].module)

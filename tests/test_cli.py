@@ -1,0 +1,74 @@
+"""The command line: the main job end to end, and one clear line for every mistake."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from synbench.cli import main
+
+
+def _synbench(*args):
+    return subprocess.run([sys.executable, "-m", "synbench", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_compare_writes_table_json_and_png(tmp_path):
+    out_json, out_png = tmp_path / "compare.json", tmp_path / "compare.png"
+    proc = _synbench("compare", "--n", "500", "--duration", "20", "--no-progress",
+                     "--json", str(out_json), "--plot", str(out_png))
+    assert proc.returncode == 0, proc.stderr
+    assert "agrees" in proc.stdout and "neurons alone" in proc.stdout
+    report = json.loads(out_json.read_text())
+    assert report["n"] == 500 and report["duration_ms"] == 20.0
+    rows = [r for r in report["rows"] if r["strategy"] and not r["skipped"]]
+    assert {r["backend"] for r in rows} >= {"numpy", "numba"}
+    assert all(r["agrees"] for r in rows), [r for r in rows if not r["agrees"]]
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_prints_rates_and_writes_raster(tmp_path, capsys):
+    png = tmp_path / "raster.png"
+    assert main(["run", "--n", "200", "--p", "0.2", "--duration", "20", "--backend", "numpy",
+                 "--no-progress", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "E " in out and "Hz" in out and str(png) in out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_list_shows_every_backend(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for backend in ("numpy", "numba", "jax", "cupy"):
+        assert backend in out
+    assert "pre_slice" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compare", "--strategies", "pre_slise"], "did you mean 'pre_slice'"),
+        (["compare", "--backends", "cuda"], "unknown backend 'cuda'"),
+        (["run", "--n", "-5"], "positive integer"),
+        (["run", "--n", "ten"], "invalid int value"),
+        (["run", "--duration", "10.05"], "whole number of steps"),
+        (["run", "--json", "/no/such/dir/out.json"], "does not exist"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_nonzero_with_one_line(args, message):
+    proc = _synbench(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("synbench: error:") and message in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_failed_run_leaves_no_output_file(tmp_path):
+    out = tmp_path / "out.json"
+    proc = _synbench("run", "--duration", "10.05", "--json", str(out))
+    assert proc.returncode == 2 and not out.exists()
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,118 @@
+"""The Numba backend beyond the registry-wide tests: kernels inside the user's own
+``@njit`` loop, and the compiled runner against the NumPy runner.
+
+Cross-strategy equality of every entry (Numba's included) is in test_kernels.py.
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from synbench import FixedProb, coba, cobahh, registry, run
+from synbench.impls import numba_backend
+
+PRE_SLICE = registry.get("pre_slice", "numba")
+PRE2SYN = registry.get("pre2syn", "numba")
+pre_slice_step, pre_slice_conductance = PRE_SLICE.step, PRE_SLICE.conductance
+pre2syn_step, pre2syn_conductance = PRE2SYN.step, PRE2SYN.conductance
+
+
+@numba.njit
+def user_loop_pre_slice(data, g, spike_train, decay):
+    """What a user writes: their own compiled loop calling synbench's kernels."""
+    trace = np.empty((spike_train.shape[0], data.n_post))
+    for t in range(spike_train.shape[0]):
+        g = pre_slice_step(data, g, spike_train[t], decay)
+        trace[t] = pre_slice_conductance(data, g)
+    return trace
+
+
+@numba.njit
+def user_loop_pre2syn(data, g, spike_train, decay):
+    trace = np.empty((spike_train.shape[0], data.n_post))
+    for t in range(spike_train.shape[0]):
+        g = pre2syn_step(data, g, spike_train[t], decay)
+        trace[t] = pre2syn_conductance(data, g)
+    return trace
+
+
+def _reference_trace(conn, weight, spike_train, decay):
+    ref = registry.reference()
+    data = ref.prepare(conn, weight, "float64")
+    g = ref.init_state(data)
+    trace = []
+    for spikes in spike_train:
+        g = ref.step(data, g, spikes, decay)
+        trace.append(ref.conductance(data, g).copy())
+    return np.array(trace)
+
+
+@pytest.mark.parametrize("weight_kind", ["scalar", "per_synapse"])
+@pytest.mark.parametrize(("entry", "loop"), [(PRE_SLICE, user_loop_pre_slice),
+                                              (PRE2SYN, user_loop_pre2syn)],
+                         ids=["pre_slice", "pre2syn"])
+def test_kernels_run_inside_the_users_njit_loop(entry, loop, weight_kind):
+    conn = FixedProb(0.1, seed=2).build(120, 80)
+    rng = np.random.default_rng(3)
+    weight = 0.6 if weight_kind == "scalar" else rng.uniform(0.1, 1.0, conn.n_syn)
+    spike_train = rng.random((50, conn.n_pre)) < 0.05
+    decay = np.exp(-0.1 / 5.0)
+    data = entry.prepare(conn, weight, "float64")
+    trace = loop(data, entry.init_state(data), spike_train, decay)
+    np.testing.assert_allclose(trace, _reference_trace(conn, weight, spike_train, decay),
+                               rtol=1e-12, atol=0)
+
+
+def _same_raster(a, b):
+    np.testing.assert_array_equal(a.spike_steps, b.spike_steps)
+    np.testing.assert_array_equal(a.spike_ids, b.spike_ids)
+
+
+@pytest.fixture(scope="module")
+def coba_500():
+    spec = coba(500, seed=4)
+    return spec, spec.connectivity()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["pre_slice", None], ids=["pre_slice", "neurons_alone"])
+def test_coba_raster_equals_numpy_runner(coba_500, strategy):
+    spec, conns = coba_500
+    expected = run(spec, strategy, "numpy", duration=50.0, conns=conns)
+    result = run(spec, strategy, "numba", duration=50.0, conns=conns)
+    assert expected.spike_ids.size > 100, "the network should be active"
+    _same_raster(result, expected)
+    assert result.compile_s > 0 and result.wall_s > 0
+
+
+@pytest.mark.slow
+def test_cobahh_raster_equals_numpy_runner():
+    spec = cobahh(500, seed=4)
+    conns = spec.connectivity()
+    expected = run(spec, "pre_slice", "numpy", duration=50.0, conns=conns)
+    result = run(spec, "pre_slice", "numba", duration=50.0, conns=conns)
+    assert expected.spike_ids.size > 10, "the network should be active"
+    _same_raster(result, expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["pre_slice", "pre_ids"])
+def test_chunking_does_not_change_the_raster(coba_500, strategy):
+    spec, conns = coba_500
+    whole = run(spec, strategy, "numba", duration=50.0, conns=conns, chunk_steps=1000)
+    chunked = run(spec, strategy, "numba", duration=50.0, conns=conns, chunk_steps=7)
+    assert whole.spike_ids.size > 100
+    _same_raster(chunked, whole)
+
+
+@pytest.mark.slow
+def test_spike_monitor_grows_when_full(coba_500):
+    spec, conns = coba_500
+    expected = run(spec, "pre_slice", "numba", duration=50.0, conns=conns)
+    entry = registry.get("pre_slice", "numba")
+    sim = numba_backend.Simulation(spec, entry, conns, 0.1, "float64", 500)
+    sim.monitor_capacity = 4  # far fewer than one chunk's spikes: the buffers must double
+    sim.compile()
+    steps, ids = sim.advance(500)
+    np.testing.assert_array_equal(steps, expected.spike_steps)
+    np.testing.assert_array_equal(ids, expected.spike_ids)
