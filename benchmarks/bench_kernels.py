@@ -6,8 +6,20 @@ import numpy as np
 
 from synbench.core.integrators import decay_factor
 
-from .common import (DT, DTYPE, ENTRY_IDS, SPIKE_POOL, backend_module, connectivity,
-                     entry_or_skip, p_for, prepared, skip_if_too_big, spike_pool, synchronize)
+from .common import (
+    DT,
+    DTYPE,
+    ENTRY_IDS,
+    SPIKE_POOL,
+    backend_module,
+    connectivity,
+    entry_or_skip,
+    p_for,
+    prepared,
+    skip_if_too_big,
+    spike_pool,
+    synchronize,
+)
 
 N_PRE = [1000, 4000, 64000]
 RATES_HZ = [1, 10, 50]

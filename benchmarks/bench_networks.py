@@ -10,8 +10,16 @@ import time
 from synbench.core.errors import SynbenchError
 from synbench.run import check_fits, n_steps_for
 
-from .common import (DT, DTYPE, ENTRY_IDS, backend_module, entry_or_skip,
-                     network_connectivity, network_spec, skip_if_too_big)
+from .common import (
+    DT,
+    DTYPE,
+    ENTRY_IDS,
+    backend_module,
+    entry_or_skip,
+    network_connectivity,
+    network_spec,
+    skip_if_too_big,
+)
 
 DURATION = 100.0  # ms
 N_STEPS = n_steps_for(DURATION, DT)

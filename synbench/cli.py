@@ -67,7 +67,8 @@ def cmd_list(args) -> None:
     reasons = registry.available()
     print(f"{'strategy':<12} {'backend':<8} {'state':<8} {'event':<6} needs / status")
     for entry in registry.entries(available_only=False):
-        status = ", ".join(entry.needs) if entry.is_available else f"unavailable: {entry.unavailable}"
+        status = (", ".join(entry.needs) if entry.is_available
+                  else f"unavailable: {entry.unavailable}")
         print(f"{entry.name:<12} {entry.backend:<8} {entry.state:<8} "
               f"{'yes' if entry.event_driven else 'no':<6} {status}")
     for backend, reason in reasons.items():

@@ -29,7 +29,8 @@ How it times (DESIGN section 6 says figures are ratios measured in one run; this
   seconds per step over the sweep** (the same ranking as the total);
 - ``budget_s`` bounds the whole tuning (preparation and compilation included): candidates
   go cheapest-first by a rough work estimate, and those the budget did not reach are
-  reported as skipped. Such an incomplete tuning is returned but not cached.
+  reported as skipped (a candidate begun before the deadline finishes its compilation,
+  so a slow compile can overrun a little). An incomplete tuning is returned, not cached.
 
 Results are cached on disk, one JSON file per (machine, backend and library versions,
 connectivity signature, rates, dtype, weight kind, candidate set), in
@@ -43,6 +44,7 @@ file is ignored with a :class:`CacheWarning`. :func:`clear_cache` removes them a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -385,7 +387,7 @@ def _check_rates(rate_hz) -> tuple[float, ...]:
             raise SynbenchError(f"rate_hz must be between 0 and {top:g} Hz (one spike per "
                                 f"step at dt = {DT_MS:g} ms), not {float(r):g}")
         out.append(float(r))
-    return tuple(dict.fromkeys(out))
+    return tuple(sorted(set(out)))  # as a cache key, [10, 1] is the question [1, 10]
 
 
 def _check_budget(budget_s) -> float:
@@ -598,7 +600,14 @@ def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
     skipped: dict[str, str] = {}
     sync = _synchronizer(module)
     decay = np.dtype(dtype).type(math.exp(-DT_MS / TAU_MS))
-    order = sorted(candidates, key=lambda e: _work_estimate(e, conn, rates))
+    order = []
+    for entry in candidates:  # memory first, for all: a reason that no budget changes
+        reason = _fits(entry, module, conn, dtype)
+        if reason is None:
+            order.append(entry)
+        else:
+            skipped[entry.name] = reason
+    order.sort(key=lambda e: _work_estimate(e, conn, rates))
     pool_steps = _pool_steps(conn.n_pre)
     pools: dict[float, list] = {}
     best: dict[float, float] = {}
@@ -611,10 +620,6 @@ def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
                 skipped[rest.name] = "not timed: the tuning budget was spent (raise budget_s)"
             complete = False
             break
-        reason = _fits(entry, module, conn, dtype)
-        if reason is not None:
-            skipped[entry.name] = reason
-            continue
         t0 = time.perf_counter()
         try:
             data = entry.prepare(conn, _weight_in(weight, dtype), dtype)
@@ -635,19 +640,27 @@ def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
             skipped[entry.name] = f"failed: {type(err).__name__}: {err}"
             continue
         setup_times.append(time.perf_counter() - t0)
-        for j, rate in enumerate(rates):
-            if rate not in pools:
-                pools[rate] = _spike_pool(conn.n_pre, rate, pool_steps, module)
-            left = len(order) - i - 1
-            slots = (len(rates) - j) + left * len(rates)
-            reserve = left * float(np.mean(setup_times))
-            allowance = 0.9 * max(0.0, (deadline - time.perf_counter() - reserve) / slots)
-            seconds, state = _measure(entry, data, state, pools[rate], decay, sync, allowance,
-                                      best.get(rate))
-            table.append(Timing(entry.name, rate, seconds))
-            best[rate] = min(best.get(rate, math.inf), seconds)
+        rows = []
+        try:
+            for j, rate in enumerate(rates):
+                if rate not in pools:
+                    pools[rate] = _spike_pool(conn.n_pre, rate, pool_steps, module)
+                left = len(order) - i - 1
+                slots = (len(rates) - j) + left * len(rates)
+                reserve = left * float(np.mean(setup_times))
+                allowance = 0.9 * max(0.0, (deadline - time.perf_counter() - reserve) / slots)
+                seconds, state = _measure(entry, data, state, pools[rate], decay, sync,
+                                          allowance, best.get(rate))
+                rows.append(Timing(entry.name, rate, seconds))
+        except Exception as err:  # e.g. out of device memory mid-run: excluded, reported
+            skipped[entry.name] = f"failed while timed: {type(err).__name__}: {err}"
+            continue
+        finally:
+            del data, state
+        table += rows
+        for row in rows:
+            best[row.rate_hz] = min(best.get(row.rate_hz, math.inf), row.seconds_per_step)
         timed_any = True
-        del data, state
     return table, skipped, complete
 
 
@@ -694,12 +707,24 @@ def _rank(table, rates) -> list[tuple[str, float]]:
 # --- the cache ---
 
 
+@functools.cache
 def _machine() -> dict:
     """What makes timings from one machine worthless on another."""
     return {
         "node": platform.node(), "system": platform.system(), "arch": platform.machine(),
-        "processor": platform.processor(), "cpus": os.cpu_count(),
+        "cpu": _cpu_model(), "cpus": os.cpu_count(),
     }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def _library_versions(backend, module) -> dict:

@@ -81,7 +81,8 @@ class RunResult:
             "backend": self.backend, "dtype": self.dtype, "dt": self.dt,
             "duration_ms": self.duration_ms, "n_spikes": int(self.spike_ids.size),
             "rates_hz": self.rates, "wall_s": self.wall_s, "compile_s": self.compile_s,
-            "events": self.events, "events_per_s": self.events / self.wall_s if self.wall_s else None,
+            "events": self.events,
+            "events_per_s": self.events / self.wall_s if self.wall_s else None,
         }
 
     def plot_raster(self, path: str, max_points: int = 200_000) -> str:

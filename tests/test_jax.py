@@ -134,6 +134,7 @@ def test_short_last_chunk_does_not_recompile_and_overflow_loses_nothing():
     conns = spec.connectivity()
     entry = registry.get("pre_slice", "jax")
     reference = run(spec, "pre_slice", "numpy", duration=12.5, conns=conns)
+    assert np.bincount(reference.spike_steps).max() > 2, "no step would overflow"
 
     # monitor_width 2 makes most spiking steps overflow the id buffer (and the kernels'
     # shared ids), max_spikes 2 makes the kernels loop over blocks.

@@ -110,9 +110,10 @@ def test_spike_monitor_grows_when_full(coba_500):
     spec, conns = coba_500
     expected = run(spec, "pre_slice", "numba", duration=50.0, conns=conns)
     entry = registry.get("pre_slice", "numba")
-    sim = numba_backend.Simulation(spec, entry, conns, 0.1, "float64", 500)
-    sim.monitor_capacity = 4  # far fewer than one chunk's spikes: the buffers must double
+    # Room for 4 spikes, far fewer than one chunk's: the buffers must double, repeatedly.
+    sim = numba_backend.Simulation(spec, entry, conns, 0.1, "float64", 500, monitor_capacity=4)
     sim.compile()
     steps, ids = sim.advance(500)
+    assert sim.monitor[0].size >= steps.size > 4
     np.testing.assert_array_equal(steps, expected.spike_steps)
     np.testing.assert_array_equal(ids, expected.spike_ids)

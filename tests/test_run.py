@@ -68,10 +68,11 @@ def test_coba_rates_in_plausible_band():
     assert alone.rates["E"] == pytest.approx(1000.0 / _lif_isi_ms(), rel=0.1)
 
 
-def _lif_isi_ms(p=LIFParams(), dt=0.1):
+def _lif_isi_ms(dt=0.1):
     """Interspike interval of a lone LIF neuron, in ms, on the step grid."""
+    p = LIFParams()
     charge = p.tau * math.log((p.el + p.i_bg - p.v_reset) / (p.el + p.i_bg - p.v_th))
-    return (round(p.t_ref / dt) + 1 + math.ceil(charge / dt - 1e-9)) * dt
+    return (round(p.t_ref / dt) + math.ceil(charge / dt - 1e-9)) * dt
 
 
 def _two_neuron_spec(v0, weight=0.6, tau=5.0, e_rev=0.0):
@@ -147,7 +148,8 @@ def test_two_neurons_spike_steps_by_hand():
         i_syn = [0.0, g * (0.0 - v[1])]
     result = run(_two_neuron_spec([-50.0, -60.0], weight=3.0), "pre_slice", "numpy",
                  duration=30.0)
-    assert list(zip(result.spike_steps.tolist(), result.spike_ids.tolist())) == expected
+    observed = zip(result.spike_steps.tolist(), result.spike_ids.tolist(), strict=True)
+    assert list(observed) == expected
     # Neuron 1 fires earlier than it would alone, so the synapse did something.
     assert min(k for k, j in expected if j == 1) < _lif_isi_ms() / dt
     assert result.events == sum(1 for _, j in expected if j == 0)

@@ -11,17 +11,18 @@ The result is an ordinary function, so the same step runs
   arrays or per neuron inside the user's own compiled loop;
 - under ``jax.jit`` with ``xp=jax.numpy`` (and on CuPy with ``xp=cupy``).
 
->>> from synbench.core.integrators import exp, odeint
+>>> from synbench.core.integrators import odeint
 >>> def leak(v, t, tau, el):
 ...     return (el - v) / tau
 >>> step = odeint(leak, "exp_euler")
 >>> print(step.source)
 def step(v, t, dt, tau, el):
     \"\"\"leak advanced by one exp_euler step.\"\"\"
+    # exponential Euler: x_new = x + expm1(A*dt)/A * f, A = df/dx, others held
     v_new = v - (el - v)*expm1(-dt/tau)
     return v_new
 <BLANKLINE>
->>> round(step(-70.0, 0.0, 0.1, 10.0, -60.0), 6)
+>>> float(round(step(-70.0, 0.0, 0.1, 10.0, -60.0), 6))
 -69.900498
 
 ``f`` must be written with arithmetic and SymPy-compatible functions: use the ones
@@ -285,7 +286,8 @@ def _body(method, derivs, variables):
 
 def _check_method(method):
     if method not in METHODS:
-        raise SynbenchError(f"unknown integration method {method!r}; choose from {', '.join(METHODS)}")
+        raise SynbenchError(
+            f"unknown integration method {method!r}; choose from {', '.join(METHODS)}")
 
 
 def _check_names(name, variables, parameters, lines):
@@ -301,7 +303,7 @@ def _check_names(name, variables, parameters, lines):
             "step uses (dt, function names, k1_x, x_2, x_new, _s0, ...); rename them")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build(f, method, xp):
     variables, parameters = _signature(f)
     derivs = _derivatives(f, variables, parameters)
@@ -331,7 +333,7 @@ def _build(f, method, xp):
     # Register the source so tracebacks and inspect.getsource show the generated code.
     filename = f"<synbench.odeint {name} {method} {getattr(xp, '__name__', 'xp')}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    exec(compile(source, filename, "exec"), namespace)  # our own generated code
     step = namespace["step"]
     step.source = source
     step.method = method

@@ -15,9 +15,8 @@ import numpy as np
 
 from .connect import Connectivity, Connector, FixedProb
 from .errors import SynbenchError
+from .integrators import METHODS
 from .neurons import HHParams, LIFParams
-
-METHODS = ("exp_euler", "euler", "rk2", "rk4")
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,8 @@ class NetworkSpec:
         for g in self.groups:
             if g.name == name:
                 return g
-        raise SynbenchError(f"no group {name!r} in {self.name}; groups: {[g.name for g in self.groups]}")
+        names = [g.name for g in self.groups]
+        raise SynbenchError(f"no group {name!r} in {self.name}; groups: {names}")
 
     def connectivity(self) -> dict[str, Connectivity]:
         """Build every projection's connectivity (seeded, so identical on every call)."""
@@ -107,7 +107,9 @@ def _check(n, seed, exc_fraction, p, method) -> float:
     if not 0.0 < exc_fraction < 1.0:
         raise SynbenchError(f"exc_fraction must lie strictly between 0 and 1, not {exc_fraction!r}")
     if round(n * exc_fraction) in (0, n):
-        raise SynbenchError(f"n = {n} is too small to have both E and I neurons at exc_fraction {exc_fraction}")
+        raise SynbenchError(
+            f"n = {n} is too small to have both E and I neurons at exc_fraction {exc_fraction}"
+        )
     if method not in METHODS:
         raise SynbenchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     p = default_p(n) if p is None else p

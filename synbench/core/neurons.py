@@ -16,10 +16,10 @@ step ``k`` while ``k - s <= ref_steps(dt)``, so no float comparison decides a sp
 >>> from synbench.core.neurons import LIF, LIFParams, NEVER_SPIKED, lif_update
 >>> p, dt = LIFParams(), 0.1
 >>> vstep = LIF.integrator("exp_euler")
->>> v, spiked, last = lif_update(np.array([-50.5, -60.0]), np.zeros(2),
+>>> v, spiked, last = lif_update(np.array([-50.02, -60.0]), np.zeros(2),
 ...                              np.full(2, NEVER_SPIKED, np.int32), 0, dt, p, vstep)
 >>> spiked.tolist(), v.tolist(), last.tolist()
-([True, False], [-60.0, -59.9002495838542], [0, -1073741824])
+([True, False], [-60.0, -59.90024958385364], [0, -1073741824])
 """
 
 from __future__ import annotations
@@ -131,7 +131,10 @@ def lif_update(v, i_syn, last_spike, step, dt, params: LIFParams, vstep, xp=np):
     """
     p = params
     refractory = (step - last_spike) <= p.ref_steps(dt)
-    v_int = vstep(v, step * dt, dt, p.tau, p.el, p.i_bg, i_syn)
+    # Back to v's dtype: NumPy functions of Python-float parameters return float64
+    # scalars, which would promote a float32 state (Numba per neuron also computes in
+    # float64 and stores float32, so both compare the same stored value).
+    v_int = xp.asarray(vstep(v, step * dt, dt, p.tau, p.el, p.i_bg, i_syn), dtype=v.dtype)
     spiked = ~refractory & (v_int >= p.v_th)
     v_new = xp.where(refractory, v, xp.where(spiked, p.v_reset, v_int))
     last_new = xp.where(spiked, xp.asarray(step, dtype=last_spike.dtype), last_spike)
@@ -211,8 +214,11 @@ def hh_update(v, m, h, n, i_syn, last_spike, step, dt, params: HHParams, hstep, 
     """
     p = params
     refractory = (step - last_spike) <= p.ref_steps(dt)
-    v_new, m_new, h_new, n_new = hstep(v, m, h, n, step * dt, dt, i_syn, p.cm, p.gl, p.el,
-                                       p.ek, p.ena, p.g_na, p.g_kd, p.vt)
+    out = hstep(v, m, h, n, step * dt, dt, i_syn, p.cm, p.gl, p.el, p.ek, p.ena, p.g_na,
+                p.g_kd, p.vt)
+    # Each variable back to its own dtype (see lif_update).
+    v_new, m_new, h_new, n_new = (xp.asarray(new, dtype=old.dtype)
+                                  for new, old in zip(out, (v, m, h, n), strict=True))
     spiked = ~refractory & (v < p.v_th) & (v_new >= p.v_th)
     last_new = xp.where(spiked, xp.asarray(step, dtype=last_spike.dtype), last_spike)
     return v_new, m_new, h_new, n_new, spiked, last_new
@@ -262,14 +268,14 @@ class Neurons:
         self.ref_steps = params.ref_steps(self.dt)
         self.integrator = model.integrator(method, xp)
 
-    def step(self, vars, i_syn, last_spike, step):  # noqa: A002 - reads as the DESIGN
+    def step(self, vars, i_syn, last_spike, step):
         """``(vars, last_spike, spiked)`` after one step; ``vars`` maps names to arrays."""
         out = self.model.update(*(vars[k] for k in self.model.variables), i_syn, last_spike,
                                 step, self.dt, self.params, self.integrator, self.xp)
         *state, spiked, last_new = out
         return dict(zip(self.model.variables, state, strict=True)), last_new, spiked
 
-    def update(self, vars, i_syn, last_spike, step):  # noqa: A002
+    def update(self, vars, i_syn, last_spike, step):
         """One step written into ``vars``' arrays and ``last_spike``; returns ``spiked``."""
         new, last_new, spiked = self.step(vars, i_syn, last_spike, step)
         for k, value in new.items():

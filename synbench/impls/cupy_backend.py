@@ -26,6 +26,14 @@ Atomic additions (pre_ids, pre2post, pre_slice) and the libraries' mat-vecs sum 
 order of their own, so float64 results agree with the NumPy reference to a few ulp,
 not bit for bit.
 
+The runner (:class:`Simulation`) keeps the whole network on the GPU: a neuron kernel
+generated from the model's SymPy integrator, the strategy's kernels for all four
+projections at once, and one kernel that folds the decays into the synaptic currents:
+3 launches per step for pre_slice. Chunks of steps replay as a CUDA graph
+(``SYNBENCH_CUPY_GRAPHS=0`` or ``Simulation.use_graphs = False`` turns that off;
+``SYNBENCH_CUPY_GRAPH_STEPS`` sets the steps per graph), and spikes leave the GPU once
+per chunk.
+
 Importing this module imports CuPy (an ImportError without it, which the registry turns
 into "cupy is not installed"); :func:`unavailable_reason` says why it cannot run when
 CuPy is there but no usable GPU is.
@@ -33,6 +41,7 @@ CuPy is there but no usable GPU is.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from functools import cache
@@ -43,6 +52,8 @@ import cupy
 import numpy as np
 
 from ..core.errors import SynbenchError
+from ..core.integrators import decay_factor
+from ..core.neurons import NEVER_SPIKED, neuron_model
 from ..core.registry import as_weight, register
 
 CUDA_DIR = Path(__file__).parent / "cuda"
@@ -523,6 +534,269 @@ def csr_step(data, g, spikes, decay):
     return cupyx.cusparse.spmv(data.matrix_t, data.x, y=g, alpha=1.0, beta=float(decay))
 
 
+# --- the neuron update, generated from the model's SymPy-derived integrator ---
+#
+# odeint writes the integrator as Python source (straight-line assignments). Translating
+# that source's syntax tree to C keeps NumPy's evaluation order operation by operation,
+# and the kinds below keep NumPy 2's dtype promotion (a Python float adopts the array's
+# dtype; a NumPy function of a Python float is a float64 scalar), so float64 runs do the
+# NumPy runner's arithmetic exactly, up to the last bit of CUDA's exp (and pow).
+
+# Python (as odeint prints it) -> CUDA C, keeping NumPy's evaluation order and dtypes.
+_UNARY_FUNCS = {"exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
+                "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin",
+                "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh",
+                "tanh": "tanh", "floor": "floor", "ceil": "ceil", "abs": "fabs",
+                "sign": "synbench_sign"}
+_BINARY_FUNCS = {"minimum": "fmin", "maximum": "fmax", "atan2": "atan2"}
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+# Kinds of value, after NumPy 2's promotion rules (NEP 50): "weak" is a Python float
+# (adopts the dtype of the array it meets), "f64" a float64 NumPy scalar or array, "T"
+# an array of the run's dtype, "bool" a condition.
+_CTYPE = {"weak": "double", "f64": "double", "T": "T", "bool": "bool"}
+
+
+def _literal(value) -> str:
+    """A double literal that reads back exactly (parenthesized when negative)."""
+    text = repr(float(value))
+    return f"({text})" if text.startswith("-") else text
+
+
+def _promote(a, b):
+    if a == b:
+        return a
+    if {a, b} == {"weak", "T"}:
+        return "T"
+    return "f64"
+
+
+def _cast(code, kind, to):
+    if kind == to or to == "bool":
+        return code
+    return f"(({_CTYPE[to]})({code}))"
+
+
+# What the printed names call in NumPy, to fold constant subexpressions on the host.
+_NUMPY_FUNCS = {**{k: getattr(np, k) for k in ("exp", "expm1", "log", "log1p", "sqrt", "sin",
+                                                "cos", "tan", "sinh", "cosh", "tanh", "floor",
+                                                "ceil", "abs", "sign", "minimum", "maximum",
+                                                "where")},
+                "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "atan2": np.arctan2}
+
+
+class _ToC:
+    """Translates expressions; ``values`` holds the host value of every constant name."""
+
+    def __init__(self, kinds, values):
+        self.kinds, self.values = dict(kinds), dict(values)
+
+    def expr(self, node):
+        """(C code, kind) of a Python expression node.
+
+        A subexpression of constants only (parameters, dt) is evaluated here with NumPy,
+        exactly as the NumPy runner evaluates it, and written as a literal.
+        """
+        code, kind = self._expr(node)
+        if kind in ("weak", "f64") and not isinstance(node, ast.Constant):
+            try:
+                value = eval(compile(ast.Expression(node), "<fold>", "eval"),  # noqa: S307
+                             {"__builtins__": {}, **_NUMPY_FUNCS}, self.values)
+            except NameError:  # depends on t or on the state
+                return code, kind
+            return _literal(value), kind
+        return code, kind
+
+    def _expr(self, node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+                and not isinstance(node.value, bool):
+            return _literal(node.value), "weak"
+        if isinstance(node, ast.Name):
+            return node.id, self.kinds[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            code, kind = self.expr(node.operand)
+            return (f"(-{code})" if isinstance(node.op, ast.USub) else code), kind
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            return self.power(node)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            (a, ka), (b, kb) = self.expr(node.left), self.expr(node.right)
+            kind = _promote(ka, kb)
+            return f"({_cast(a, ka, kind)} {_OPS[type(node.op)]} {_cast(b, kb, kind)})", kind
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMP:
+            (a, ka), (b, kb) = self.expr(node.left), self.expr(node.comparators[0])
+            kind = _promote(ka, kb)
+            return f"({_cast(a, ka, kind)} {_CMP[type(node.ops[0])]} {_cast(b, kb, kind)})", "bool"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+            return self.call(node.func.id, [self.expr(a) for a in node.args])
+        raise ValueError(f"cannot translate {ast.unparse(node)!r} to CUDA C")
+
+    def power(self, node):
+        base, kb = self.expr(node.left)
+        right = node.right
+        if isinstance(right, ast.Constant) or (
+                isinstance(right, ast.UnaryOp) and isinstance(right.operand, ast.Constant)):
+            e = float(ast.literal_eval(node.right))
+            # NumPy's fast paths for an array to a scalar power (and exact anyway for 2).
+            if e == 2:
+                return f"({base} * {base})", kb
+            if kb != "weak":
+                one = _cast("1.0", "weak", kb)
+                special = {1: base, 0: one, 0.5: f"sqrt({base})", -1: f"({one} / {base})"}
+                if e in special:
+                    return special[e], kb
+        exp_code, ke = self.expr(node.right)
+        kind = _promote(kb, ke)
+        return f"pow({_cast(base, kb, kind)}, {_cast(exp_code, ke, kind)})", kind
+
+    def call(self, name, args):
+        if name in _UNARY_FUNCS and len(args) == 1:
+            code, kind = args[0]
+            # NumPy's ufuncs turn a Python float into a float64 scalar.
+            return f"{_UNARY_FUNCS[name]}({code})", ("f64" if kind == "weak" else kind)
+        if name in _BINARY_FUNCS and len(args) == 2:
+            (a, ka), (b, kb) = args
+            kind = _promote(ka, kb)
+            kind = "f64" if kind == "weak" else kind
+            return f"{_BINARY_FUNCS[name]}({_cast(a, ka, kind)}, {_cast(b, kb, kind)})", kind
+        if name == "where" and len(args) == 3:
+            (c, _), (a, ka), (b, kb) = args
+            kind = _promote(ka, kb)
+            kind = "f64" if kind == "weak" else kind
+            return f"({c} ? {_cast(a, ka, kind)} : {_cast(b, kb, kind)})", kind
+        if name in ("logical_and", "logical_or") and len(args) == 2:
+            op = "&&" if name == "logical_and" else "||"
+            return f"({args[0][0]} {op} {args[1][0]})", "bool"
+        if name == "logical_not" and len(args) == 1:
+            return f"(!{args[0][0]})", "bool"
+        raise ValueError(f"cannot translate a call of {name} to CUDA C")
+
+
+def step_to_c(step, kinds, values):
+    """The body of odeint's ``step`` as CUDA C statements; returns (lines, [(name, kind)]).
+
+    ``kinds`` gives the kind of each argument, ``values`` the value of each constant one.
+    Every intermediate is a ``const`` local of its kind's C type.
+    """
+    tree = ast.parse(step.source)
+    fn = tree.body[0]
+    t = _ToC(kinds, values)
+    lines, results = [], None
+    for stmt in fn.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # the docstring
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+                and isinstance(stmt.targets[0], ast.Name):
+            code, kind = t.expr(stmt.value)
+            name = stmt.targets[0].id
+            t.kinds[name] = kind
+            t.values.pop(name, None)
+            try:  # a constant: later expressions fold it too, with its NumPy type
+                value = float(code.strip("()"))
+                t.values[name] = value if kind == "weak" else np.float64(value)
+            except ValueError:
+                pass
+            lines.append(f"const {_CTYPE[kind]} {name} = {code};")
+        elif isinstance(stmt, ast.Return):
+            value = stmt.value
+            names = [e.id for e in value.elts] if isinstance(value, ast.Tuple) else [value.id]
+            results = [(n, t.kinds[n]) for n in names]
+        else:
+            raise ValueError(f"cannot translate {ast.unparse(stmt)!r} to CUDA C")
+    return lines, results
+
+
+#: The update rule of each model (``lif_update``, ``hh_update`` in core/neurons.py), in C.
+#: ``{store}`` writes the new state; ``spike`` is this step's spike decision.
+_UPDATES = {
+    "lif": """
+        const bool spike = !refractory && {v_new_ge_th};
+        {store}
+""",
+    "hh": """
+        const bool spike = !refractory && (v < {v_th_T}) && {v_new_ge_th};
+        {store}
+""",
+}
+
+
+def _neuron_source(neurons, dtype, float_spikes: bool) -> str:
+    """CUDA source of ``neuron_update``: one thread per neuron, the model's update rule."""
+    model, params, step = neurons.model, neurons.params, neurons.integrator
+    if model.name not in _UPDATES:
+        raise SynbenchError(f"the CuPy runner has no update rule for the {model.name!r} model "
+                            f"(it knows {', '.join(_UPDATES)})")
+    ctype = _CTYPES[np.dtype(dtype).name]
+    kinds = {"t": "weak", "dt": "weak", **{x: "T" for x in step.variables}}
+    consts = [f"const double dt = {float(neurons.dt)!r};",
+              "const double t = ((double)step) * dt;"]
+    for name in step.parameters:
+        if name == "i_syn":
+            kinds[name] = "T"
+        else:
+            kinds[name] = "weak"
+            consts.append(f"const double {name} = {float(getattr(params, name))!r};")
+    values = {"dt": neurons.dt, **{name: getattr(params, name) for name in step.parameters
+                                   if name != "i_syn"}}
+    lines, results = step_to_c(step, kinds, values)
+    new_kind = dict(results)
+    v_kind = new_kind["v_new"]
+    th_kind = _promote(v_kind, "weak")
+    v_th = repr(float(params.v_th))
+    fields = {
+        "v_new_ge_th": f"({_cast('v_new', v_kind, th_kind)} >= {_cast(v_th, 'weak', th_kind)})",
+        "v_th_T": _cast(v_th, "weak", "T"),
+    }
+    if model.name == "lif":  # where(refractory, v, where(spike, v_reset, v_int))
+        inner_kind = _promote("weak", v_kind)
+        inner = (f"(spike ? {_cast(repr(float(params.v_reset)), 'weak', inner_kind)} : "
+                 f"{_cast('v_new', v_kind, inner_kind)})")
+        outer_kind = _promote("T", inner_kind)
+        value = (f"(refractory ? {_cast('v', 'T', outer_kind)} : "
+                 f"{_cast(inner, inner_kind, outer_kind)})")
+        fields["store"] = f"arr_v[j] = {_cast(value, outer_kind, 'T')};"
+    else:  # every neuron integrates
+        fields["store"] = "\n        ".join(
+            f"arr_{x}[j] = {_cast(f'{x}_new', new_kind[f'{x}_new'], 'T')};" for x in step.variables)
+    update = _UPDATES[model.name].format(**fields)
+    state_args = "".join(f"T* arr_{x}, " for x in step.variables)
+    loads = "".join(f"        const T {x} = arr_{x}[j];\n" for x in step.variables)
+    body = "\n".join(f"        {line}" for line in lines)
+    float_line = "        spikes_float[j] = spike ? (T)1 : (T)0;\n" if float_spikes else ""
+    source = f"""
+// Generated by synbench.impls.cupy_backend from {model.name}'s {neurons.method} integrator:
+// {step.source.splitlines()[1].strip()}
+extern "C" __global__ void neuron_update({state_args}const T* arr_i_syn, int* last_spike,
+        bool* spiked, T* spikes_float, int* ctl, int* spike_ids, long long capacity,
+        long long n_neurons) {{
+    const long long step = ctl[CTL_STEP];
+    {chr(10).join('    ' + c for c in consts).strip()}
+    SYNBENCH_GRID_STRIDE(j, n_neurons) {{
+{loads}        const T i_syn = arr_i_syn[j];
+        const bool refractory = (step - (long long)last_spike[j]) <= {int(neurons.ref_steps)}LL;
+{body}
+{update}        spiked[j] = spike;
+{float_line}        if (spike) {{
+            last_spike[j] = (int)step;
+            record_spike(ctl, spike_ids, capacity, j);
+        }}
+    }}
+}}
+"""
+    return source.replace("T*", f"{ctype}*").replace("(T)", f"({ctype})").replace(
+        "const T ", f"const {ctype} ")
+
+
+@cache
+def _network_module(neuron_source: str, dtype: str) -> cupy.RawModule:
+    """network.cu plus a generated ``neuron_update``, compiled for ``dtype``."""
+    ctype = _CTYPES[dtype]
+    names = kernel_names("network.cu")
+    return cupy.RawModule(
+        code=(CUDA_DIR / "network.cu").read_text() + neuron_source, options=COMPILE_OPTIONS,
+        name_expressions=[f"{name}<{ctype}>" for name in names],
+    )
+
+
 # --- the runner: every step on the GPU, a chunk of steps per host round trip ---
 
 #: How ``network_currents`` reads each strategy's post conductance (MODE_* in
@@ -532,8 +806,8 @@ _PLANS = {
     "dense": ("READ", "network_matrix"),
     "event_dense": ("READ", "network_matrix"),
     "pre_ids": ("READ_CLEAR", "network_pre_ids"),
-    "pre2syn": ("POST2SYN", "network_pre2syn"),
-    "post_slice": ("POST_SLICE", None),
+    "pre2syn": ("POST2SYN", "network_pre2syn"),  # then network_post_sums
+    "post_slice": ("POST_SLICE", "network_post_sums"),
     "pre2post": ("DECAY_INC", "network_pre2post"),
     "pre_slice": ("DECAY_INC", "network_pre_slice"),
     "csr": ("READ", None),
@@ -628,14 +902,10 @@ class _Projection:
         g_init = spec.initial_g.get(p.name)
         self.g_init = None if g_init is None else cupy.asarray(np.asarray(g_init, dtype))
         self.mode, self.kernel = _PLANS[entry.name]
-        # g_post for READ (dense's mat-vec output; csr's state), the atomic accumulator
-        # for READ_CLEAR, the events of this step for DECAY_INC.
-        if entry.name == "csr":
-            self.buf = self.state
-        elif self.mode in ("READ", "READ_CLEAR", "DECAY_INC"):
-            self.buf = cupy.zeros(self.post.size, dtype)
-        else:
-            self.buf = None
+        # g_post for READ (dense's mat-vec output; csr's state), POST_SLICE and POST2SYN
+        # (network_post_sums' output), the atomic accumulator for READ_CLEAR, this step's
+        # events for DECAY_INC.
+        self.buf = self.state if entry.name == "csr" else cupy.zeros(self.post.size, dtype)
 
     def record(self, entry_name: str) -> np.ndarray:
         """This projection as one ``struct Proj`` of network.cu."""
@@ -678,18 +948,22 @@ class Simulation:
     """The ``Simulation`` protocol of ``synbench.run``: each step a few kernels, no host.
 
     One step is (DESIGN section 3): the neuron kernel (update, threshold, reset,
-    refractoriness; it also appends the step's spikes to the monitor on the GPU), at most
-    one strategy kernel for all four projections (or one library call per projection:
-    cuBLAS for dense, cuSPARSE for csr), then ``network_currents``, which decays or
-    sums each projection's conductance as the strategy needs and accumulates I_syn in
-    projection order. post_slice needs no strategy kernel at all: its per-post sums
-    happen inside ``network_currents``. ``launches_per_step`` counts them.
+    refractoriness; it also appends the step's spikes to the monitor on the GPU), the
+    strategy's kernels, each for all four projections at once (pre_slice: one warp per
+    spike of the compacted list; post_slice: one warp per post neuron updating and
+    summing its slice; ...; or one library call per projection: cuBLAS for dense,
+    cuSPARSE for csr), then ``network_currents``, which folds each projection's decay
+    into reading its conductance and accumulates I_syn in projection order.
+    ``launches_per_step`` counts them: 3 for pre_slice, pre2post, pre_ids and
+    post_slice, 4 for pre2syn, 6 for csr, 7 for dense and event_dense.
 
     Everything that changes between steps (the step index, the monitor's fill) lives
     on the GPU, so ``graph_steps`` steps are captured once as a CUDA graph and replayed;
     ``use_graphs = False`` (or the environment variable ``SYNBENCH_CUPY_GRAPHS=0``)
-    launches every kernel from Python instead. The host sees the GPU once per chunk,
-    to copy the chunk's spikes.
+    launches every kernel from Python instead. CuPy refuses cuBLAS and cuSPARSE calls
+    during capture, so dense, event_dense and csr always launch step by step
+    (``graph_error`` says why). The host sees the GPU once per chunk: the chunk's spikes
+    are sorted (by step, then neuron) on the GPU and copied.
 
     The arithmetic and its order are those of ``synbench.impls._population``, without
     fused multiply-adds; CUDA's ``exp`` and the atomic or library sums may differ from
@@ -713,7 +987,7 @@ class Simulation:
         self.graph_steps = max(1, min(self.graph_steps, self.chunk_steps))
         self.graph_error = None
         self._graph = None
-        self.neurons = _NeuronKernel(spec, dt, self.dtype)
+        self.neurons = neuron_model(spec, dt, np)  # parameters, method, ref_steps, integrator
         self.vars = {k: cupy.asarray(np.asarray(v, self.dtype)) for k, v in spec.initial.items()}
         self.last_spike = cupy.full(spec.n, NEVER_SPIKED, dtype=np.int32)
         self.i_syn = cupy.zeros(spec.n, dtype=self.dtype)
@@ -728,39 +1002,59 @@ class Simulation:
             _Projection(spec, p, entry, conns[p.name], dt, self.dtype)
             for p in (spec.projections if entry is not None else ())
         ]
-        names = {entry.name} if entry is not None else set()
-        # csr multiplies the spikes as floats; the neuron kernel writes them then.
-        self.spikes_float = cupy.zeros(spec.n, self.dtype) if "csr" in names else None
+        # csr multiplies the spikes as floats: the neuron kernel writes them then.
+        float_spikes = entry is not None and entry.name == "csr"
+        self.spikes_float = cupy.zeros(spec.n if float_spikes else 1, self.dtype)
+        self.neuron_source = _neuron_source(self.neurons, self.dtype, float_spikes)
         table = np.stack([p.record(entry.name) for p in self.projections]) if \
             self.projections else np.zeros(1, PROJ_DTYPE)
         self.table = cupy.asarray(table.view(np.uint8))
-        self._program = self._build_program()
-        self.launches_per_step = len(self._program)
+        self._program = None
+        self._compiled = False
         cupy.cuda.Device().synchronize()
         self.stream = cupy.cuda.Stream(non_blocking=True)
 
     # --- one step as a list of launches ---
 
+    @property
+    def launches_per_step(self) -> int:
+        """Kernel launches (and library calls) per step, without graphs."""
+        return len(self._get_program())
+
+    def _kernel(self, name: str):
+        module = _network_module(self.neuron_source, self.dtype.name)
+        return module.get_function(name if name == "neuron_update" else
+                                   f"{name}<{_CTYPES[self.dtype.name]}>")
+
+    def _get_program(self):
+        if self._program is None:
+            self._program = self._build_program()
+        return self._program
+
     def _build_program(self):
         """The launches of one step, as argument-free callables (kernels bound to args)."""
-        dt, n, projs = self.dtype, np.int64(self.n), self.projections
+        n, projs = np.int64(self.n), self.projections
         n_proj = np.int32(len(projs))
-        program = [self.neurons.launcher(self)]
+        state = [self.vars[x] for x in self.neurons.integrator.variables]
+        program = [_bind(self._kernel("neuron_update"), _blocks(self.n), (
+            *state, self.i_syn, self.last_spike, self.spiked, self.spikes_float, self.ctl,
+            self.spike_ids, np.int64(self.capacity), n))]
         kind = projs[0].kernel if projs else None
         if kind in ("network_matrix", "network_pre_ids", "network_pre2syn"):
             work = max(p.work() for p in projs)
             if work:
-                k = kernel(kind, dt, "network.cu")
-                program.append(_bind(k, (_blocks(work)[0], len(projs)), (self.table, self.spiked)))
+                program.append(_bind(self._kernel(kind), (_blocks(work)[0], len(projs)),
+                                     (self.table, self.spiked)))
         elif kind == "network_pre2post":
-            k = kernel(kind, dt, "network.cu")
-            program.append(_bind(k, _resident_blocks(self.n),
+            program.append(_bind(self._kernel(kind), _resident_blocks(self.n),
                                  (self.table, n_proj, self.spiked, n)))
         elif kind == "network_pre_slice":
-            k = kernel(kind, dt, "network.cu")
-            program.append(_bind(k, _resident_blocks(32 * self.n),
+            program.append(_bind(self._kernel(kind), _resident_blocks(32 * self.n),
                                  (self.table, n_proj, self.spike_ids, self.ctl,
                                   np.int64(self.capacity))))
+        if self.entry is not None and self.entry.name in ("post_slice", "pre2syn"):
+            program.append(_bind(self._kernel("network_post_sums"), _blocks(32 * self.n),
+                                 (self.table, n_proj, self.spiked, n)))
         if self.entry is not None and self.entry.name in ("dense", "event_dense"):
             for p in projs:
                 program.append(_ColumnSums(p.data, p.state, p.buf))
@@ -770,16 +1064,14 @@ class Simulation:
                     x = self.spikes_float[p.pre.start:p.pre.stop]
                     program.append(_SpMV(p.data.matrix_t, x, p.state, p.decay))
                 else:  # nothing arrives: the conductance only decays
-                    program.append(_bind(kernel("scale", dt), _blocks(p.post.size),
+                    program.append(_bind(kernel("scale", self.dtype), _blocks(p.post.size),
                                          (p.state, p.decay, np.int64(p.post.size))))
-        currents = kernel("network_currents", dt, "network.cu")
-        program.append(_bind(currents, _blocks(self.n),
-                             (self.i_syn, self.vars["v"], self.table, n_proj, self.spiked, n,
-                              self.ctl, self.ends)))
+        program.append(_bind(self._kernel("network_currents"), _blocks(self.n), (
+            self.i_syn, self.vars["v"], self.table, n_proj, self.spiked, n, self.ctl, self.ends)))
         return program
 
     def _steps(self, count: int) -> None:
-        program = self._program
+        program = self._get_program()
         for _ in range(count):
             for launch in program:
                 launch()
@@ -789,22 +1081,24 @@ class Simulation:
     def compile(self) -> None:
         """Compile every kernel, warm the libraries up, and capture the step graph.
 
-        One step runs on a copy of the state (restored after), so that lazy module
-        loading and library set-up happen here rather than in the timed run.
+        One step (and the monitor's sort) runs on a copy of the state, restored after, so
+        that lazy module loading and library set-up happen here, not in the timed run.
         """
         saved = [(x, x.copy()) for x in self._mutable()]
         with self.stream:
             self.ctl.set(np.array([0, 0, 0, 0], np.int32), stream=self.stream)
             self._steps(1)
             self.stream.synchronize()
+            self._sorted_spikes(1, 1)  # loads (or compiles) the sort kernels
             for x, copy in saved:
                 x[...] = copy
             self.stream.synchronize()
         if self.use_graphs and self._graph is None:
             self._capture()
+        self._compiled = True
 
     def _capture(self) -> None:
-        graph_safe = all(getattr(f, "graph_safe", True) for f in self._program)
+        graph_safe = all(getattr(f, "graph_safe", True) for f in self._get_program())
         if not graph_safe:
             self.graph_error = "a library call allocates per call"
             return
@@ -821,9 +1115,8 @@ class Simulation:
         self._graph = graph
 
     def advance(self, n_steps):
-        if not hasattr(self, "_compiled"):
+        if not self._compiled:
             self.compile()
-            self._compiled = True
         steps, ids = [], []
         done = 0
         while done < n_steps:
@@ -844,25 +1137,32 @@ class Simulation:
             for _ in range(replays):
                 self._graph.launch(self.stream)
             self._steps(size - replays * self.graph_steps)
-            ends = self.ends[:size].get(stream=self.stream)
-            total = int(ends[-1])
+            total = int(self.ends[size - 1].get(stream=self.stream))
             if total > self.capacity:
                 raise SynbenchError(
                     f"{total} spikes in {size} steps overflow the GPU spike monitor "
                     f"({self.capacity}); use a smaller chunk_steps")
-            fired = self.spike_ids[:total].get(stream=self.stream)
+            keys = self._sorted_spikes(size, total).get(stream=self.stream)
         self.step_index += size
-        counts = np.diff(ends, prepend=0)
-        steps = np.repeat(np.arange(first, first + size, dtype=np.int32), counts)
-        order = np.lexsort((fired, steps))  # by step, then neuron id (as NumPy's nonzero)
-        return steps[order], fired[order].astype(np.int32)
+        steps, fired = np.divmod(keys, self.n)
+        return (first + steps).astype(np.int32), fired.astype(np.int32)
+
+    def _sorted_spikes(self, size: int, total: int):
+        """The chunk's spikes as keys step_in_chunk * n + neuron, sorted on the GPU.
+
+        As NumPy's nonzero lists them: by step, then neuron. The monitor holds them
+        grouped by step already, unordered within one.
+        """
+        keys = cupy.searchsorted(self.ends[:size], cupy.arange(total, dtype=np.int32),
+                                 side="right").astype(np.int64)
+        keys *= self.n
+        keys += self.spike_ids[:total]
+        return cupy.sort(keys)
 
     def _mutable(self):
         """Every array a step writes."""
         arrays = [*self.vars.values(), self.last_spike, self.i_syn, self.spiked, self.ctl,
-                  self.ends, self.spike_ids]
-        if self.spikes_float is not None:
-            arrays.append(self.spikes_float)
+                  self.ends, self.spike_ids, self.spikes_float]
         for p in self.projections:
             arrays += [x for x in (p.state, p.buf, p.g_init) if x is not None]
         unique = {id(x): x for x in arrays}

@@ -869,8 +869,8 @@ class Simulation:
 
     def _step(self, datas, carry):
         """One step of DESIGN section 3 as a pure function of the carry."""
-        vars_, last_spike, spiked = _update_neurons(
-            self.model, carry["vars"], carry["i_syn"], carry["last_spike"], carry["step"])
+        vars_, last_spike, spiked = self.model.step(
+            carry["vars"], carry["i_syn"], carry["last_spike"], carry["step"])
         words = _pack_words(spiked)
         ids, count = _compact_words(words, self.n, self.width)
         v = vars_["v"]
@@ -952,7 +952,3 @@ class Simulation:
                 out[f"g:{name}"] = g[offset:offset + size].copy()
         return out
 
-
-def _update_neurons(model, vars_, i_syn, last_spike, step):
-    """PLACEHOLDER until core/neurons.py lands."""
-    return model.step(vars_, i_syn, last_spike, step)

@@ -35,6 +35,7 @@ reference's order, so rasters are bit-identical with the NumPy runner in float64
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 
 import numba
@@ -42,6 +43,9 @@ import numpy as np
 from numba import typed
 
 from ..core.connect import available_memory
+from ..core.errors import SynbenchError
+from ..core.integrators import decay_factor
+from ..core.neurons import NEVER_SPIKED, neuron_model
 from ..core.registry import as_weight, register
 
 free_memory = available_memory
@@ -58,13 +62,14 @@ def to_numpy(x):
 
 # --- data: one namedtuple per kind of structure, weights as a 1-d array ---
 
-MatrixData = namedtuple("MatrixData", "n_pre n_post n_syn weight_matrix")
-SynapseData = namedtuple("SynapseData", "n_pre n_post n_syn pre_ids post_ids weight")
-ListData = namedtuple("ListData", "n_pre n_post n_syn pre2syn post2syn weight")
-Pre2PostData = namedtuple("Pre2PostData", "n_pre n_post n_syn pre2post weights")
-PostSliceData = namedtuple("PostSliceData", "n_pre n_post n_syn post_slice pre_by_post weight")
-PreSliceData = namedtuple("PreSliceData", "n_pre n_post n_syn pre_slice post_ids weight")
-CsrData = namedtuple("CsrData", "n_pre n_post n_syn indptr indices values")
+_SIZES = "n_pre n_post n_syn dtype "
+MatrixData = namedtuple("MatrixData", _SIZES + "weight_matrix")
+SynapseData = namedtuple("SynapseData", _SIZES + "pre_ids post_ids weight")
+ListData = namedtuple("ListData", _SIZES + "pre2syn post2syn weight")
+Pre2PostData = namedtuple("Pre2PostData", _SIZES + "pre2post weights")
+PostSliceData = namedtuple("PostSliceData", _SIZES + "post_slice pre_by_post weight")
+PreSliceData = namedtuple("PreSliceData", _SIZES + "pre_slice post_ids weight")
+CsrData = namedtuple("CsrData", _SIZES + "indptr indices values")
 
 
 def _weight(conn, weight, dtype):
@@ -73,13 +78,34 @@ def _weight(conn, weight, dtype):
 
 
 @numba.njit(inline="always")
-def _w(weight, k):
+def _weight_at(weight, k):
     """Weight of synapse ``k``: ``weight[k]`` per synapse, ``weight[0]`` when shared."""
     return weight[k if weight.size > 1 else 0]
 
 
-def _sizes(conn):
-    return conn.n_pre, conn.n_post, conn.n_syn
+@numba.njit  # not cached: a generator loaded from the cache cannot be compiled into new callers
+def spiking(spikes):
+    """The indices of the neurons that spiked (True in ``spikes``), in increasing order.
+
+    The loop ``for i in range(n_pre): if spikes[i]:`` of the tutorial, 8 neurons at a
+    time: a contiguous bool array is read as 64-bit words and silent words are skipped,
+    so a step with few spikes costs about n_pre / 8 tests instead of n_pre.
+    """
+    n = spikes.size
+    n_words = n // 8 if spikes.itemsize == 1 and spikes.strides[0] == 1 else 0
+    words = spikes[:8 * n_words].view(np.uint64)
+    for w in range(n_words):
+        if words[w]:
+            for i in range(8 * w, 8 * w + 8):
+                if spikes[i]:
+                    yield i
+    for i in range(8 * n_words, n):
+        if spikes[i]:
+            yield i
+
+
+def _sizes(conn, dtype):
+    return conn.n_pre, conn.n_post, conn.n_syn, np.dtype(dtype)
 
 
 def _typed_list(arrays):
@@ -100,17 +126,15 @@ def _fill_list(out, flat, indptr):
 
 
 def _matrix_state(data):
-    return np.zeros((data.n_pre, data.n_post), dtype=data.weight_matrix.dtype)
+    return np.zeros((data.n_pre, data.n_post), dtype=data.dtype)
 
 
 def _synapse_state(data):
-    return np.zeros(data.n_syn, dtype=data.weight.dtype)
+    return np.zeros(data.n_syn, dtype=data.dtype)
 
 
 def _post_state(data):
-    dtype = data.values.dtype if isinstance(data, CsrData) else (
-        data.weights[0].dtype if isinstance(data, Pre2PostData) else data.weight.dtype)
-    return np.zeros(data.n_post, dtype=dtype)
+    return np.zeros(data.n_post, dtype=data.dtype)
 
 
 @jit
@@ -123,7 +147,7 @@ def _post_is_state(data, g, out=None):
 def _zeroed(data, g, out):
     """``out`` set to zero, or a new zero (n_post,) array of the state's dtype."""
     if out is None:
-        return np.zeros(data.n_post, g.dtype)
+        return np.zeros(data.n_post, data.dtype)
     out[:] = 0
     return out
 
@@ -135,7 +159,7 @@ def _matrix_prepare(conn, weight, dtype):
     w = np.zeros((conn.n_pre, conn.n_post), dtype=dtype)
     # Row-major order of the True elements is canonical (pre-major) synapse order.
     w[conn.require("conn_mat")] = as_weight(weight, conn.n_syn, dtype)
-    return MatrixData(*_sizes(conn), w)
+    return MatrixData(*_sizes(conn, dtype), w)
 
 
 @jit
@@ -177,9 +201,9 @@ def event_dense_step(data, g, spikes, decay):
     for i in range(data.n_pre):
         for j in range(data.n_post):
             g[i, j] *= decay
-        if spikes[i]:
-            for j in range(data.n_post):
-                g[i, j] += w[i, j]
+    for i in spiking(spikes):
+        for j in range(data.n_post):
+            g[i, j] += w[i, j]
     return g
 
 
@@ -188,7 +212,7 @@ def event_dense_step(data, g, spikes, decay):
 
 def _pre_ids_prepare(conn, weight, dtype):
     pre_ids, post_ids = conn.require("pre_ids", "post_ids")
-    return SynapseData(*_sizes(conn), pre_ids, post_ids, _weight(conn, weight, dtype))
+    return SynapseData(*_sizes(conn, dtype), pre_ids, post_ids, _weight(conn, weight, dtype))
 
 
 @jit
@@ -212,13 +236,13 @@ def pre_ids_step(data, g, spikes, decay):
     conductance's scatter is not: it would need atomics or a post-major order).
     """
     for k in range(data.n_syn):
-        g[k] = g[k] * decay + spikes[data.pre_ids[k]] * _w(data.weight, k)
+        g[k] = g[k] * decay + spikes[data.pre_ids[k]] * _weight_at(data.weight, k)
     return g
 
 
 def _pre2syn_prepare(conn, weight, dtype):
     pre2syn, post2syn = conn.require("pre2syn", "post2syn")
-    return ListData(*_sizes(conn), _typed_list(pre2syn), _typed_list(post2syn),
+    return ListData(*_sizes(conn, dtype), _typed_list(pre2syn), _typed_list(post2syn),
                     _weight(conn, weight, dtype))
 
 
@@ -245,17 +269,16 @@ def pre2syn_step(data, g, spikes, decay):
     """
     for k in range(data.n_syn):
         g[k] *= decay
-    for i in range(data.n_pre):
-        if spikes[i]:
-            for k in data.pre2syn[i]:
-                g[k] += _w(data.weight, k)
+    for i in spiking(spikes):
+        for k in data.pre2syn[i]:
+            g[k] += _weight_at(data.weight, k)
     return g
 
 
 def _post_slice_prepare(conn, weight, dtype):
     post_slice, pre_ids, post_order = conn.require("post_slice", "pre_ids", "post_order")
     w = _weight(conn, weight, dtype)
-    return PostSliceData(*_sizes(conn), post_slice, pre_ids[post_order],
+    return PostSliceData(*_sizes(conn, dtype), post_slice, pre_ids[post_order],
                          w[post_order] if w.size > 1 else w)
 
 
@@ -281,7 +304,7 @@ def post_slice_step(data, g, spikes, decay):
     scatter. Parallel over synapses, and over post neurons for the conductance.
     """
     for k in range(data.n_syn):
-        g[k] = g[k] * decay + spikes[data.pre_by_post[k]] * _w(data.weight, k)
+        g[k] = g[k] * decay + spikes[data.pre_by_post[k]] * _weight_at(data.weight, k)
     return g
 
 
@@ -291,11 +314,11 @@ def post_slice_step(data, g, spikes, decay):
 def _pre2post_prepare(conn, weight, dtype):
     pre2post = conn.require("pre2post")
     w = _weight(conn, weight, dtype)
-    if w.size > 1 or conn.n_syn == 1:  # per synapse: split per pre like the post lists
+    if w.size > 1:  # per synapse: split per pre like the post lists
         weights = np.split(w, np.cumsum([len(p) for p in pre2post])[:-1])
     else:  # one shared weight: every pre neuron's list is that one value
         weights = [w] * conn.n_pre
-    return Pre2PostData(*_sizes(conn), _typed_list(pre2post), _typed_list(weights))
+    return Pre2PostData(*_sizes(conn, dtype), _typed_list(pre2post), _typed_list(weights))
 
 
 @register("pre2post", "numba", needs=("pre2post",), state="post", event_driven=True,
@@ -310,17 +333,16 @@ def pre2post_step(data, g, spikes, decay):
     """
     for j in range(data.n_post):
         g[j] *= decay
-    for i in range(data.n_pre):
-        if spikes[i]:
-            targets, weights = data.pre2post[i], data.weights[i]
-            for m in range(targets.size):
-                g[targets[m]] += _w(weights, m)
+    for i in spiking(spikes):
+        targets, weights = data.pre2post[i], data.weights[i]
+        for m in range(targets.size):
+            g[targets[m]] += _weight_at(weights, m)
     return g
 
 
 def _pre_slice_prepare(conn, weight, dtype):
     pre_slice, post_ids = conn.require("pre_slice", "post_ids")
-    return PreSliceData(*_sizes(conn), pre_slice, post_ids, _weight(conn, weight, dtype))
+    return PreSliceData(*_sizes(conn, dtype), pre_slice, post_ids, _weight(conn, weight, dtype))
 
 
 @register("pre_slice", "numba", needs=("pre_slice", "post_ids"), state="post",
@@ -336,10 +358,9 @@ def pre_slice_step(data, g, spikes, decay):
     """
     for j in range(data.n_post):
         g[j] *= decay
-    for i in range(data.n_pre):
-        if spikes[i]:
-            for k in range(data.pre_slice[i, 0], data.pre_slice[i, 1]):
-                g[data.post_ids[k]] += _w(data.weight, k)
+    for i in spiking(spikes):
+        for k in range(data.pre_slice[i, 0], data.pre_slice[i, 1]):
+            g[data.post_ids[k]] += _weight_at(data.weight, k)
     return g
 
 
@@ -352,7 +373,7 @@ def _csr_prepare(conn, weight, dtype):
     indptr_t = np.zeros(conn.n_post + 1, dtype=indptr.dtype)
     np.cumsum(np.bincount(indices, minlength=conn.n_post), out=indptr_t[1:])
     values = np.broadcast_to(as_weight(weight, conn.n_syn, dtype), (conn.n_syn,))[order]
-    return CsrData(*_sizes(conn), indptr_t, pre_of[order], np.ascontiguousarray(values))
+    return CsrData(*_sizes(conn, dtype), indptr_t, pre_of[order], np.ascontiguousarray(values))
 
 
 @register("csr", "numba", needs=("csr",), state="post", event_driven=False,
@@ -388,26 +409,183 @@ def _add_current(i_syn, g, g_init, decay, e_rev, v):
 
 
 @jit
-def _propagate(spikes, v, i_syn, syn, step, conductance):
-    """Step 2 of DESIGN section 3: every projection, in order, with one strategy."""
-    datas, states, outs, g_inits, bounds, decays, e_revs = syn
-    for p in range(len(datas)):
-        pre_start, pre_stop, post_start, post_stop = bounds[p]
-        step(datas[p], states[p], spikes[pre_start:pre_stop], decays[p])
-        g = conductance(datas[p], states[p], outs[p])
-        _add_current(i_syn[post_start:post_stop], g, g_inits[p], decays[p], e_revs[p],
-                     v[post_start:post_stop])
+def _project(spikes, v, i_syn, projection, step, conductance):
+    """Step 2 of DESIGN section 3 for one projection: the strategy's step, then the current."""
+    data, state, out, g_init, (pre_start, pre_stop, post_start, post_stop), decay, e_rev = \
+        projection
+    step(data, state, spikes[pre_start:pre_stop], decay)
+    g = conductance(data, state, out)
+    _add_current(i_syn[post_start:post_stop], g, g_init, decay, e_rev, v[post_start:post_stop])
 
 
 @jit
 def _record(t, spikes, steps, ids, count):
     """Append this step's spikes to the monitor, doubling its buffers when full."""
+    n_spikes = 0
     for i in range(spikes.size):
-        if spikes[i]:
-            if count == steps.size:
-                steps = np.concatenate((steps, np.empty_like(steps)))
-                ids = np.concatenate((ids, np.empty_like(ids)))
-            steps[count] = t
-            ids[count] = i
-            count += 1
+        n_spikes += spikes[i]
+    if count + n_spikes > steps.size:
+        size = max(2 * steps.size, count + n_spikes)
+        steps, ids = _resized(steps, size, count), _resized(ids, size, count)
+    for i in spiking(spikes):
+        steps[count] = t
+        ids[count] = i
+        count += 1
     return steps, ids, count
+
+
+@jit
+def _resized(buffer, size, count):
+    out = np.empty(size, buffer.dtype)
+    out[:count] = buffer[:count]
+    return out
+
+
+@jit
+def lif_update(t, neurons, i_syn, spikes, params, vstep):
+    """Step 1 of DESIGN section 3 for LIF neurons, neuron by neuron (``neurons.lif_update``).
+
+    Refractory neurons keep V and cannot spike; the others integrate V with the I_syn
+    of the previous step and spike where V >= v_th (V = v_reset, last spike = t). Then
+    I_syn = 0. Written with selects, not branches, so the loop vectorises.
+    """
+    v, last_spike = neurons
+    dt, ref_steps, tau, el, i_bg, v_th, v_reset = params
+    for i in range(v.size):
+        refractory = t - last_spike[i] <= ref_steps
+        v_int = vstep(v[i], t * dt, dt, tau, el, i_bg, i_syn[i])
+        spiked = not refractory and v_int >= v_th
+        v[i] = v[i] if refractory else (v_reset if spiked else v_int)
+        last_spike[i] = t if spiked else last_spike[i]
+        spikes[i] = spiked
+        i_syn[i] = 0
+
+
+@jit
+def hh_update(t, neurons, i_syn, spikes, params, hstep):
+    """Step 1 for HH neurons, neuron by neuron (``neurons.hh_update``).
+
+    Every neuron integrates; one spikes where V crosses v_th upward in this step and
+    it is not refractory. Then I_syn = 0.
+    """
+    v, m, h, n, last_spike = neurons
+    dt, ref_steps, v_th, cm, gl, el, ek, ena, g_na, g_kd, vt = params
+    for i in range(v.size):
+        refractory = t - last_spike[i] <= ref_steps
+        v_new, m[i], h[i], n[i] = hstep(v[i], m[i], h[i], n[i], t * dt, dt, i_syn[i],
+                                        cm, gl, el, ek, ena, g_na, g_kd, vt)
+        spiked = not refractory and v[i] < v_th and v_new >= v_th
+        v[i] = v_new
+        last_spike[i] = t if spiked else last_spike[i]
+        spikes[i] = spiked
+        i_syn[i] = 0
+
+
+@numba.njit
+def _run_chunk(first, n_steps, update, integrate, params, neurons, i_syn, spikes,
+               step, conductance, projections, steps, ids):
+    """``n_steps`` steps from step ``first``: neurons, monitor, projections (if any).
+
+    Returns the monitor's buffers (new ones if they had to grow) and its spike count.
+    """
+    count = 0
+    for t in range(first, first + n_steps):
+        update(t, neurons, i_syn, spikes, params, integrate)
+        steps, ids, count = _record(t, spikes, steps, ids, count)
+        if step is not None:  # None: neurons alone
+            for p in range(len(projections)):  # E2E, E2I, I2E, I2I
+                _project(spikes, neurons[0], i_syn, projections[p], step, conductance)
+    return steps, ids, count
+
+
+_UPDATES = {"lif": lif_update, "hh": hh_update}
+
+
+def _neuron_params(model, dt, dtype):
+    """The update's parameter tuple: floats in the state's dtype, ref_steps an int."""
+    p, f = model.params, dtype.type
+    if model.model.name == "lif":
+        floats = (p.tau, p.el, p.i_bg, p.v_th, p.v_reset)
+    else:
+        floats = (p.v_th, p.cm, p.gl, p.el, p.ek, p.ena, p.g_na, p.g_kd, p.vt)
+    return (f(dt), model.ref_steps, *(f(x) for x in floats))
+
+
+@functools.cache
+def _compiled(fn):
+    """One compiled integrator per generated step function (so runs share compilations)."""
+    return numba.njit(fn)
+
+
+class Simulation:
+    """The ``synbench.run`` protocol: each chunk of steps is one compiled call.
+
+    Neurons (a per-neuron loop calling the compiled integrator) and the projections
+    E2E, E2I, I2E, I2I (the strategy's ``step`` and ``conductance`` passed in as
+    compiled functions) run in ``_run_chunk``; no Python and no allocation in the step
+    loop. Spikes go to a preallocated monitor that doubles when full.
+    """
+
+    def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, monitor_capacity=None):
+        self.dtype = dtype = np.dtype(dtype)
+        self.entry, self.step_index = entry, 0
+        model = neuron_model(spec, dt)
+        if model.model.name not in _UPDATES:
+            raise SynbenchError(f"the numba runner has no update for {model.model.name!r} neurons")
+        self.variables = model.model.variables
+        self.update = _UPDATES[model.model.name]
+        self.integrate = _compiled(model.integrator)
+        self.params = _neuron_params(model, dt, dtype)
+        self.vars = {k: np.array(spec.initial[k], dtype=dtype) for k in self.variables}
+        self.last_spike = np.full(spec.n, NEVER_SPIKED, dtype=np.int32)
+        self.neurons = (*self.vars.values(), self.last_spike)
+        self.i_syn = np.zeros(spec.n, dtype=dtype)
+        self.spikes = np.zeros(spec.n, dtype=np.bool_)
+        self.names = [p.name for p in spec.projections] if entry is not None else []
+        self.projections = (
+            self._projections(spec, entry, conns, dt, dtype) if entry is not None else ())
+        capacity = monitor_capacity or max(1024, spec.n * chunk_steps // 100)
+        self.monitor = (np.empty(capacity, np.int32), np.empty(capacity, np.int32))
+
+    @staticmethod
+    def _projections(spec, entry, conns, dt, dtype):
+        """One tuple per projection: (data, state, out, g_init, bounds, decay, e_rev)."""
+        out = []
+        for p in spec.projections:
+            pre, post = spec.group(p.pre), spec.group(p.post)
+            data = entry.prepare(conns[p.name], p.weight, dtype)
+            g_init = spec.initial_g.get(p.name)
+            out.append((
+                data, entry.init_state(data), np.zeros(post.size, dtype),
+                np.zeros(0, dtype) if g_init is None else np.array(g_init, dtype),
+                (pre.start, pre.stop, post.start, post.stop),
+                dtype.type(decay_factor(p.tau, dt, spec.method)), dtype.type(p.e_rev),
+            ))
+        return tuple(out)
+
+    def _chunk(self, n_steps):
+        step, conductance = (self.entry.step, self.entry.conductance) if self.entry else (None,) * 2
+        steps, ids, count = _run_chunk(
+            self.step_index, n_steps, self.update, self.integrate, self.params, self.neurons,
+            self.i_syn, self.spikes, step, conductance, self.projections, *self.monitor)
+        self.monitor = (steps, ids)
+        self.step_index += n_steps
+        return steps[:count].copy(), ids[:count].copy()
+
+    def compile(self) -> None:
+        """Compile the whole chunk (neurons, kernels, monitor) by running zero steps."""
+        self._chunk(0)
+
+    def advance(self, n_steps):
+        """The next ``n_steps`` steps in one compiled call; (spike steps, neuron ids)."""
+        return self._chunk(n_steps)
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Copies of the state: 'v' (and 'm', 'h', 'n'), 'i_syn', 'last_spike', 'g:<name>'."""
+        out = {k: v.copy() for k, v in self.vars.items()}
+        out["i_syn"] = self.i_syn.copy()
+        out["last_spike"] = self.last_spike.copy()
+        for name, (data, state, _, g_init, *_) in zip(self.names, self.projections, strict=True):
+            g = np.array(self.entry.conductance(data, state))
+            out[f"g:{name}"] = g + g_init if g_init.size else g
+        return out

@@ -1,0 +1,286 @@
+"""odeint and decay_factor: orders of accuracy, exactness, backends, bad input."""
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+import sympy
+
+from synbench.core.errors import SynbenchError
+from synbench.core.integrators import METHODS, decay_factor, odeint, sin
+
+# --- test problems with known solutions ---
+
+
+def forced_decay(y, t):
+    """dy/dt = -y + sin(t): non-autonomous, so a stage at the wrong time costs order."""
+    return -y + sin(t)
+
+
+def forced_decay_exact(t, y0=1.0):
+    return (y0 + 0.5) * math.exp(-t) + 0.5 * (math.sin(t) - math.cos(t))
+
+
+def logistic(y, t, r):
+    """Nonlinear: dy/dt = r y (1 - y)."""
+    return r * y * (1 - y)
+
+
+def logistic_exact(t, y0=0.1, r=1.5):
+    return 1.0 / (1.0 + (1.0 / y0 - 1.0) * math.exp(-r * t))
+
+
+def oscillator(x, y, t, w):
+    """Two variables (tuple-returning f): x'' = -w^2 x."""
+    return y, -(w**2) * x
+
+
+def linear(y, t, a, b):
+    return a * y + b
+
+
+def _integrate(step, state, t_end, dt, params=()):
+    n = round(t_end / dt)
+    assert abs(n * dt - t_end) < 1e-12
+    for k in range(n):
+        state = step(*state, k * dt, dt, *params)
+        state = state if isinstance(state, tuple) else (state,)
+    return state
+
+
+# Small enough that rk4 on forced_decay is past its pre-asymptotic range (slope 3.3 at
+# dt = 0.1), large enough that its error (6e-13 at the end) stays above round-off.
+DTS = [0.05 / 2**k for k in range(4)]
+
+
+def _order(errors):
+    """Slope of log(error) against log(dt)."""
+    return np.polyfit(np.log(DTS), np.log(errors), 1)[0]
+
+
+PROBLEMS = {
+    "forced_decay": (forced_decay, (1.0,), (), lambda T: (forced_decay_exact(T),)),
+    "logistic": (logistic, (0.1,), (1.5,), lambda T: (logistic_exact(T),)),
+    "oscillator": (oscillator, (1.0, 0.0), (2.0,),
+                   lambda T: (math.cos(2.0 * T), -2.0 * math.sin(2.0 * T))),
+}
+
+
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+@pytest.mark.parametrize(("method", "order"), [("euler", 1), ("rk2", 2), ("rk4", 4)])
+def test_observed_order_of_convergence(problem, method, order):
+    f, y0, params, exact = PROBLEMS[problem]
+    step, T = odeint(f, method), 2.0
+    errors = [max(abs(a - b) for a, b in zip(_integrate(step, y0, T, dt, params), exact(T),
+                                            strict=True)) for dt in DTS]
+    assert _order(errors) == pytest.approx(order, abs=0.2), errors
+
+
+def test_exp_euler_is_first_order_with_time_varying_input():
+    # exp_euler holds the input sin(t) at its value at the start of each step.
+    step, T = odeint(forced_decay, "exp_euler"), 2.0
+    errors = [abs(_integrate(step, (1.0,), T, dt)[0] - forced_decay_exact(T)) for dt in DTS]
+    assert _order(errors) == pytest.approx(1.0, abs=0.2), errors
+
+
+@pytest.mark.parametrize(("a", "b", "y0"), [(-0.7, 2.0, 1.0), (-1 / 20, -2.0, -60.0),
+                                             (0.3, 1.0, 0.5)])
+def test_exp_euler_is_exact_for_linear_equations(a, b, y0):
+    step, T, dt = odeint(linear, "exp_euler"), 3.0, 0.1
+    (y,) = _integrate(step, (y0,), T, dt, (a, b))
+    expected = -b / a + (y0 + b / a) * math.exp(a * T)
+    assert y == pytest.approx(expected, rel=1e-12)
+    # Large steps too: the update is the exact flow map, whatever dt.
+    (y,) = _integrate(step, (y0,), T, 1.5, (a, b))
+    assert y == pytest.approx(expected, rel=1e-12)
+
+
+def test_exp_euler_falls_back_to_euler_where_f_does_not_depend_on_the_variable():
+    # In the oscillator dx/dt = y and dy/dt = -w^2 x: each A = df_x/dx is 0.
+    ee, eu = odeint(oscillator, "exp_euler"), odeint(oscillator, "euler")
+    code = [line for line in ee.source.splitlines() if not line.strip().startswith("#")]
+    assert not any("expm1" in line for line in code)
+    assert ee(0.3, -1.2, 0.0, 0.1, 2.0) == eu(0.3, -1.2, 0.0, 0.1, 2.0)
+
+
+def test_exp_euler_holds_the_other_variables():
+    # dx/dt = -y x, dy/dt = -x y: x_new = x exp(-y dt) with y held at its old value.
+    def pair(x, y, t):
+        return -y * x, -x * y
+
+    x, y = odeint(pair, "exp_euler")(2.0, 0.5, 0.0, 0.1)
+    assert x == pytest.approx(2.0 * math.exp(-0.05), rel=1e-14)
+    assert y == pytest.approx(0.5 * math.exp(-0.2), rel=1e-14)
+
+
+@pytest.mark.parametrize(("method", "expected"), [
+    ("euler", 0.5 * 3.0),                  # slope at t = 1 only
+    ("exp_euler", 0.5 * 3.0),              # f does not depend on y: Euler
+    ("rk2", 0.5 * 3.0 * 1.25**2),          # slope at the midpoint t = 1.25
+    ("rk4", 1.5**3 - 1.0),                 # Simpson's rule: exact for a cubic
+])
+def test_stages_evaluate_f_at_shifted_times(method, expected):
+    def cubic(y, t):
+        return 3 * t**2
+
+    assert odeint(cubic, method)(0.0, 1.0, 0.5) == pytest.approx(expected, rel=1e-15)
+
+
+def test_decay_factor_matches_the_hand_formulas():
+    for tau in (5.0, 10.0, 20.0):
+        for dt in (0.1, 0.25):
+            x = dt / tau
+            assert decay_factor(tau, dt, "exp_euler") == pytest.approx(math.exp(-x), rel=1e-15)
+            assert decay_factor(tau, dt, "euler") == pytest.approx(1 - x, rel=1e-15)
+            assert decay_factor(tau, dt, "rk2") == pytest.approx(1 - x + x**2 / 2, rel=1e-15)
+            rk4 = 1 - x + x**2 / 2 - x**3 / 6 + x**4 / 24
+            assert decay_factor(tau, dt, "rk4") == pytest.approx(rk4, rel=1e-15)
+    assert decay_factor(5.0, 0.1) == pytest.approx(math.exp(-0.02), rel=1e-15)  # default
+    assert isinstance(decay_factor(5, 1), float)
+
+
+def test_step_works_on_arrays_scalars_and_keeps_float32():
+    step = odeint(logistic, "rk4")
+    y = np.array([0.1, 0.5, 0.9])
+    out = step(y, 0.0, 0.1, 1.5)
+    assert out.shape == (3,)
+    for k in range(3):
+        assert out[k] == step(float(y[k]), 0.0, 0.1, 1.5)
+    out32 = step(y.astype(np.float32), 0.0, 0.1, 1.5)
+    assert out32.dtype == np.float32  # Python-float constants do not promote (NEP 50)
+    np.testing.assert_allclose(out32, out, rtol=1e-6)
+
+
+def test_source_is_kept_and_readable():
+    step = odeint(linear, "exp_euler")
+    assert step.source.startswith("def step(y, t, dt, a, b):")
+    assert "expm1(" in step.source and "return y_new" in step.source
+    assert inspect.getsource(step) == step.source  # tracebacks show the generated code
+    assert (step.method, step.variables, step.parameters) == ("exp_euler", ("y",), ("a", "b"))
+    assert step.derivative is linear and step.xp is np
+
+
+def test_identical_requests_return_the_same_function():
+    assert odeint(logistic, "rk2") is odeint(logistic, "rk2")
+    assert odeint(logistic) is odeint(logistic, "exp_euler", np)
+    assert odeint(logistic, "rk2") is not odeint(logistic, "rk4")
+
+
+def test_piecewise_and_min_max_become_elementwise_array_code():
+    from synbench.core.integrators import Max, Piecewise
+
+    def relu_drive(x, t, a):
+        return Piecewise((-x, x > a), (Max(x, 0) - x, True))
+
+    step = odeint(relu_drive, "euler")
+    assert "where(" in step.source and "maximum(" in step.source
+    x = np.array([-1.0, 0.5, 2.0])
+    expected = x + 0.1 * np.where(x > 1.0, -x, np.maximum(x, 0) - x)
+    np.testing.assert_array_equal(step(x, 0.0, 0.1, 1.0), expected)
+
+
+def test_methods_are_listed():
+    assert METHODS == ("exp_euler", "euler", "rk2", "rk4")
+
+
+# --- compiled backends ---
+
+
+def test_numba_compiles_the_step_and_agrees():
+    numba = pytest.importorskip("numba", reason="numba is not installed")
+    step = odeint(oscillator, "rk4")
+    jit = numba.njit(step)
+    assert jit(1.0, 0.0, 0.0, 0.1, 2.0) == pytest.approx(step(1.0, 0.0, 0.0, 0.1, 2.0),
+                                                         rel=1e-15, abs=1e-15)
+    x, y = np.linspace(-1, 1, 7), np.linspace(2, -2, 7)
+    for got, want in zip(jit(x, y, 0.0, 0.1, 2.0), step(x, y, 0.0, 0.1, 2.0), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)
+
+    @numba.njit
+    def run(x, y, dt, n):  # the user's own compiled loop, one call per element
+        for k in range(n):
+            for i in range(x.size):
+                x[i], y[i] = jit(x[i], y[i], k * dt, dt, 2.0)
+
+    xs, ys = x.copy(), y.copy()
+    run(xs, ys, 0.1, 20)
+    for k in range(20):
+        x, y = step(x, y, k * 0.1, 0.1, 2.0)
+    np.testing.assert_allclose(xs, x, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(ys, y, rtol=1e-14, atol=1e-14)
+
+
+def test_numba_exp_euler_uses_np_expm1():
+    numba = pytest.importorskip("numba", reason="numba is not installed")
+    step = odeint(linear, "exp_euler")
+    y = np.linspace(-70.0, -40.0, 5)
+    np.testing.assert_allclose(numba.njit(step)(y, 0.0, 0.1, -0.05, -3.0),
+                               step(y, 0.0, 0.1, -0.05, -3.0), rtol=1e-15)
+
+
+def test_jax_jit_traces_the_step_and_agrees():
+    jax = pytest.importorskip("jax", reason="jax is not installed (pip install synbench[jax])")
+    import jax.numpy as jnp
+
+    x, y = np.linspace(-1, 1, 7), np.linspace(2, -2, 7)
+    with jax.enable_x64(True):
+        for f, state, params in [(oscillator, (x, y), (2.0,)), (linear, (x,), (-0.7, 2.0)),
+                                 (forced_decay, (x,), ())]:
+            for method in METHODS:
+                jitted = jax.jit(odeint(f, method, jnp))
+                got = jitted(*state, 0.3, 0.1, *params)
+                want = odeint(f, method)(*state, 0.3, 0.1, *params)
+                got, want = np.atleast_2d(got), np.atleast_2d(want)
+                np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    assert odeint(linear, "exp_euler", jnp) is not odeint(linear, "exp_euler")
+
+
+# --- bad input ---
+
+
+def test_unknown_method_lists_the_valid_ones():
+    with pytest.raises(SynbenchError, match="unknown integration method 'rk45'.*exp_euler, "
+                                            "euler, rk2, rk4"):
+        odeint(logistic, "rk45")
+    with pytest.raises(SynbenchError, match="unknown integration method"):
+        decay_factor(5.0, 0.1, "heun")
+
+
+def test_derivative_without_t_is_refused():
+    def no_t(v, tau):
+        return -v / tau
+
+    with pytest.raises(SynbenchError, match="no argument 't'"):
+        odeint(no_t)
+
+
+@pytest.mark.parametrize(("f", "match"), [
+    (lambda t, a: a, "no state variable before 't'"),
+    (lambda x, t, *rest: x, "cannot pass"),
+    (lambda x, y, t: -x, "2 state variable.*returned 1"),
+    (lambda x, t: np.exp(x), "SymPy symbols failed"),
+    (lambda x, t: -x if x > 0 else x, "SymPy symbols failed"),
+    (lambda x, t: sympy.gamma(x), "uses gamma"),
+    (lambda x, t, dt: -x / dt, "clash"),
+    (lambda x, t: "minus x", "not an expression"),
+    (42, "needs a derivative function"),
+])
+def test_bad_derivative_functions_are_refused(f, match):
+    with pytest.raises(SynbenchError, match=match):
+        odeint(f, "rk4")
+
+
+@pytest.mark.parametrize(("tau", "dt", "match"), [
+    (5.0, 0.0, "dt must be positive"),
+    (5.0, -0.1, "dt must be positive"),
+    (5.0, float("nan"), "dt must be positive"),
+    (0.0, 0.1, "tau must be positive"),
+    (-5.0, 0.1, "tau must be positive"),
+    (float("inf"), 0.1, "tau must be positive"),
+    (True, 0.1, "tau must be a number"),
+    ("5", 0.1, "tau must be a number"),
+])
+def test_decay_factor_validates(tau, dt, match):
+    with pytest.raises(SynbenchError, match=match):
+        decay_factor(tau, dt)
