@@ -27,6 +27,7 @@ from .core.errors import SynbenchError
 from .core.integrators import odeint
 from .core.networks import NetworkSpec, coba, cobahh, network
 from .core.registry import KERNEL_API_VERSION
+from .fastest import clear_fastest_cache, fastest
 from .run import RunResult, run
 
 __version__ = "0.1.0"
@@ -35,5 +36,5 @@ __all__ = [
     "KERNEL_API_VERSION", "All2All", "Connectivity", "FixedPostNum", "FixedPreNum", "FixedProb",
     "GaussianProb", "GridEight", "GridFour", "GridN", "IJConn", "MatConn", "NetworkSpec",
     "One2One", "RunResult", "SynbenchError", "coba", "cobahh", "compare", "connect", "network",
-    "odeint", "registry", "run",
+    "odeint", "registry", "run", "fastest", "clear_fastest_cache",
 ]

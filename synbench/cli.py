@@ -1,4 +1,4 @@
-"""``synbench list | run | compare``: the command line.
+"""``synbench list | run | compare | autotune``: the command line.
 
 A user mistake prints one line (``synbench: error: ...``) and exits with status 2,
 without a traceback; output files are written only when the run succeeded.
@@ -60,6 +60,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", type=_csv, default=None, help="comma-separated (default: all)")
     p.add_argument("--plot", metavar="PNG", help="write the log-scale bar chart here")
     p.add_argument("--json", metavar="FILE", help="write every row here")
+
+    p = sub.add_parser("autotune", help="time every strategy of a backend on a connectivity, "
+                                        "print the ranking and how to import the winner")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--p", type=float, help="FixedProb(p, seed=0) between --n-pre and --n-post")
+    source.add_argument("--conn", metavar="FILE.npz",
+                        help="a connectivity written by Connectivity.save")
+    p.add_argument("--n-pre", type=int, default=None, help="pre neurons (with --p)")
+    p.add_argument("--n-post", type=int, default=None,
+                   help="post neurons (with --p; default: --n-pre)")
+    p.add_argument("--backend", default="numba", help="(default numba)")
+    p.add_argument("--rate", type=_floats, default=None, metavar="HZ[,HZ...]",
+                   help="expected firing rate(s) of the pre neurons (default: sweep 1,10,50)")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    p.add_argument("--budget", type=float, default=10.0,
+                   help="seconds for the whole tuning, compilation included (default 10)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="neither read nor write the cache of earlier results")
     return parser
 
 
@@ -120,7 +138,35 @@ def cmd_compare(args) -> None:
         print(f"bar chart written to {args.plot}")
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare}
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(t) for t in _csv(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of Hz or a comma-separated list, not {text!r}") from None
+
+
+def cmd_autotune(args) -> None:
+    from .core.connect import Connectivity, FixedProb
+    from .fastest import fastest
+
+    if args.conn is not None:
+        if args.n_pre is not None or args.n_post is not None:
+            raise SynbenchError("--n-pre and --n-post come from the file with --conn; "
+                                "leave them out")
+        conn = Connectivity.load(args.conn)
+    else:
+        if args.n_pre is None:
+            raise SynbenchError("--p needs --n-pre (and --n-post, which defaults to --n-pre)")
+        n_post = args.n_pre if args.n_post is None else args.n_post
+        conn = FixedProb(args.p, seed=0).build(args.n_pre, n_post)
+    result = fastest(conn, backend=args.backend, rate_hz=args.rate, dtype=args.dtype,
+                     budget_s=args.budget, cache=not args.no_cache,
+                     log=lambda line: print(line, file=sys.stderr))
+    print(result)
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare, "autotune": cmd_autotune}
 
 
 def main(argv: list[str] | None = None) -> int:

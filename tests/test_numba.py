@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from synbench import FixedProb, coba, cobahh, registry, run
-from synbench.impls import numba_backend
+from synbench.impls import numba_backend, numpy_backend
 
 PRE_SLICE = registry.get("pre_slice", "numba")
 PRE2SYN = registry.get("pre2syn", "numba")
@@ -117,3 +117,33 @@ def test_spike_monitor_grows_when_full(coba_500):
     assert sim.monitor[0].size >= steps.size > 4
     np.testing.assert_array_equal(steps, expected.spike_steps)
     np.testing.assert_array_equal(ids, expected.spike_ids)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", [coba, cobahh], ids=["coba", "cobahh"])
+def test_state_matches_numpy_runner(network):
+    # COBA's arithmetic is NumPy's, operation for operation: bit-identical. HH calls exp
+    # and pow per neuron, where NumPy's SIMD loops and libm may differ in the last bit.
+    spec = network(300, seed=5)
+    conns = spec.connectivity()
+    sims = [module.Simulation(spec, registry.get("pre_slice", backend), conns, 0.1, "float64", 100)
+            for module, backend in ((numpy_backend, "numpy"), (numba_backend, "numba"))]
+    sims[1].compile()
+    for sim in sims:
+        sim.advance(150)
+    want, got = (sim.snapshot() for sim in sims)
+    assert set(got) == set(want)
+    for key in want:
+        if network is coba:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.slow
+def test_float32_run_is_close_to_float64(coba_500):
+    spec, conns = coba_500
+    r64 = run(spec, "pre_slice", "numba", duration=200.0, conns=conns)
+    r32 = run(spec, "pre_slice", "numba", duration=200.0, conns=conns, dtype="float32")
+    for group in ("E", "I"):
+        assert r32.rates[group] == pytest.approx(r64.rates[group], rel=0.1)
