@@ -433,7 +433,6 @@ def _each_block(name, data, g, spikes):
     return for_each_spike_block(spikes, data.max_spikes, functools.partial(add, data), g)
 
 
-
 def _column_sums(data, g):
     return g.sum(axis=0)
 
