@@ -22,10 +22,11 @@ import pytest
 pytest.importorskip("asv")
 
 ROOT = Path(__file__).parent.parent
-# (benchmark, parameters as asv writes them): one of each kind on NumPy, which is
-# everywhere, at the smallest size, plus one network benchmark's cheap compile tracker.
+# (benchmark, parameters as asv writes them): one of each kind at the smallest size on
+# NumPy and Numba (both always installed), and one network benchmark's compile tracker.
 SMOKE = [
     ("bench_kernels.KernelStep.time_step", ("'pre_slice-numpy'", "1000", "10")),
+    ("bench_kernels.KernelStep.time_step", ("'csr-numba'", "1000", "10")),
     ("bench_kernels.KernelPrepare.peakmem_prepare", ("'csr-numpy'", "1000")),
     ("bench_kernels.KernelMemory.track_bytes_per_synapse", ("'pre_slice-numpy'", "1000")),
     ("bench_networks.CobaCompile.track_compile_s", ("'pre_slice-numpy'", "4000")),
@@ -96,7 +97,7 @@ def test_asv_smoke_run_records_results(tmp_path):
     columns = results["result_columns"]
     for name, params in SMOKE:
         assert name in results["results"], f"{name} missing from the results:\n{output}"
-        row = dict(zip(columns, results["results"][name]))
+        row = dict(zip(columns, results["results"][name], strict=False))  # trailing Nones dropped
         combos = list(itertools.product(*row["params"]))
         value = row["result"][combos.index(params)]
         assert value is not None and value > 0, f"{name}{params} = {value}\n{output}"

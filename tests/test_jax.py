@@ -15,7 +15,7 @@ import pytest
 jax = pytest.importorskip("jax", reason="JAX not installed: pip install 'synbench[jax]'")
 jnp = jax.numpy
 
-from synbench import coba, registry, run  # noqa: E402
+from synbench import coba, cobahh, registry, run  # noqa: E402
 from synbench.core.connect import FixedProb  # noqa: E402
 from synbench.impls import jax_backend  # noqa: E402
 
@@ -164,3 +164,24 @@ def test_jax_entries_are_registered_with_numpy_metadata():
         numpy_entry = registry.get(name, "numpy")
         assert (jax_entry.state, jax_entry.event_driven) == (
             numpy_entry.state, numpy_entry.event_driven)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", [coba, cobahh])
+def test_fused_projections_change_nothing(network):
+    # E2E+E2I and I2E+I2I run as two kernel calls: the same raster, and the same state up
+    # to the last bits XLA's fused multiply-adds may round differently in either graph.
+    spec = network(300, p=0.1, seed=3)
+    conns = spec.connectivity()
+    entry = registry.get("pre_slice", "jax")
+    sims = [jax_backend.Simulation(spec, entry, conns, 0.1, "float64", 100, fuse=fuse)
+            for fuse in (True, False)]
+    assert [len(s.projections) for s in sims] == [2, 4]
+    (fused_steps, fused_ids), (steps, ids) = (s.advance(100) for s in sims)
+    np.testing.assert_array_equal(fused_steps, steps)
+    np.testing.assert_array_equal(fused_ids, ids)
+    fused, plain = (s.snapshot() for s in sims)
+    assert fused.keys() == plain.keys()
+    for key in plain:
+        np.testing.assert_allclose(fused[key], plain[key], rtol=1e-12, atol=1e-12,
+                                   err_msg=key)

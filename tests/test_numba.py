@@ -122,8 +122,9 @@ def test_spike_monitor_grows_when_full(coba_500):
 @pytest.mark.slow
 @pytest.mark.parametrize("network", [coba, cobahh], ids=["coba", "cobahh"])
 def test_state_matches_numpy_runner(network):
-    # COBA's arithmetic is NumPy's, operation for operation: bit-identical. HH calls exp
-    # and pow per neuron, where NumPy's SIMD loops and libm may differ in the last bit.
+    # COBA's arithmetic is NumPy's, operation for operation: bit-identical. HH's exp and
+    # n**4 come from NumPy's SIMD loops there and from libm / repeated multiplication
+    # here, which may differ in the last bit (the rasters still agree, tested above).
     spec = network(300, seed=5)
     conns = spec.connectivity()
     sims = [module.Simulation(spec, registry.get("pre_slice", backend), conns, 0.1, "float64", 100)

@@ -26,6 +26,11 @@ kernel can be called inside the user's own ``jax.jit`` / ``jax.lax.scan``:
 ...     return jax.lax.scan(body, entry.init_state(data), spike_train)[1]
 >>> trace = jax.jit(run)(jax.numpy.zeros((10, 100), bool))  # (10, 50) conductances
 
+The runner (:class:`Simulation`) compiles one ``jax.lax.scan`` over a chunk of steps
+(neurons from ``core.neurons`` with ``xp=jax.numpy``, then every projection), compacts
+each step's spikes once for all event-driven kernels and the spike monitor, and fuses
+projections that share their pre group and synapse type (:func:`fuse_projections`).
+
 Float64 needs JAX's x64 mode. synbench never switches it on globally: ``prepare``,
 ``init_state``, ``step``, ``conductance`` and the runner enter ``jax.enable_x64(True)``
 only around their own work when the data is float64, so the caller's other JAX code
@@ -308,29 +313,68 @@ def _compact_words(words, n: int, size: int):
     return ids, per_word.sum(dtype=jnp.int32)
 
 
-def for_each_spike_block(spikes, max_spikes: int, body, carry):
-    """Run ``carry = body(carry, ids)`` over the spiking indices, ``max_spikes`` at a time.
+def block_sizes(max_spikes: int) -> tuple[int, ...]:
+    """Block sizes for ``max_spikes``: it, then quarters of it down to 4 (or itself)."""
+    sizes = [max_spikes]
+    while sizes[-1] >= 16:
+        sizes.append(sizes[-1] // 4)
+    return tuple(sizes)
 
-    ``ids`` (``(max_spikes,)`` int32) lists spiking neurons in increasing order, filled
-    up with ``len(spikes)`` (an out-of-range index every kernel ignores). No spike: no
-    call; more spikes than ``max_spikes``: several calls, so nothing is ever dropped.
+
+def in_blocks(body, carry, take, count, sizes: tuple[int, ...]):
+    """``carry = body(carry, take(done, size))`` until ``count`` ids are done.
+
+    Blocks of the largest size while the remaining ids fill it, then of the next size,
+    the smallest size also taking the rest: 71 spikes with sizes (188, 47, 11) run
+    blocks of 47, 11, 11 and 11 (80 slots), so the padded work follows the spike count,
+    not the bound. ``take(done, size)`` returns the ids ``done .. done + size - 1`` of
+    the list, padded past ``count``. One ``while_loop`` per size, no ``cond``: XLA
+    updates a loop's carry in place, while a conditional may copy it.
+    """
+    done = jnp.zeros((), count.dtype)
+    for i, size in enumerate(sizes):
+        last = i == len(sizes) - 1
+
+        def more(state, size=size, last=last):
+            left = count - state[0]
+            return left > 0 if last else left >= size
+
+        def block(state, size=size):
+            done, carry = state
+            return done + size, body(carry, take(done, size))
+
+        done, carry = lax.while_loop(more, block, (done, carry))
+    return carry
+
+
+def for_each_spike_block(spikes, max_spikes: int, body, carry, first=0):
+    """Run ``carry = body(carry, ids)`` over every spiking index from ``first`` on.
+
+    ``ids`` lists spiking neurons in increasing order in a block of static size (from
+    :func:`block_sizes`), filled up with ``len(spikes)`` (an out-of-range index every
+    kernel ignores). No spike: no call. The spikes are compacted ``max_spikes`` at a
+    time; a step with more runs further pages, so nothing is ever dropped.
     """
     n = spikes.shape[0]
-    ids, count = compact(spikes, max_spikes)
     position = lax.iota(jnp.int32, n)
+    sizes = block_sizes(max_spikes)
 
-    def more(state):
-        done, _, _ = state
-        return done < count
+    def page(state):
+        first, carry = state
+        ids, count = compact(spikes & (position >= first), max_spikes)
+        ids = jnp.concatenate([ids, jnp.full(max_spikes, n, jnp.int32)])
+        in_page = jnp.minimum(count, max_spikes)
 
-    def block(state):
-        done, ids, carry = state
-        carry = body(carry, ids)
-        # The next block starts after the last id of this one (only reached on a burst).
-        rest = compact(spikes & (position > ids[-1]), max_spikes)[0]
-        return done + max_spikes, rest, carry
+        def take(done, size):
+            block = lax.dynamic_slice(ids, (done,), (size,))
+            return jnp.where(lax.iota(jnp.int32, size) + done < in_page, block, n)
 
-    return lax.while_loop(more, block, (jnp.int32(0), ids, carry))[2]
+        carry = in_blocks(body, carry, take, in_page, sizes)
+        # Only a burst of more than max_spikes reaches a second page.
+        return jnp.where(count > max_spikes, ids[max_spikes - 1] + 1, n), carry
+
+    start = (jnp.asarray(first, jnp.int32), carry)
+    return lax.while_loop(lambda state: state[0] < n, page, start)[1]
 
 
 # --- prepare functions ---
@@ -368,14 +412,20 @@ def _prepare_pre2post(conn, weight, dtype, max_spikes=None):
 
 def _prepare_post_slice(conn, weight, dtype, max_spikes=None):
     post_slice, pre_ids, post_order = conn.require("post_slice", "pre_ids", "post_order")
-    post_slice = np.asarray(post_slice)
+    post_slice = np.asarray(post_slice, dtype=np.int64)
     counts = post_slice[:, 1] - post_slice[:, 0]
+    # Synapse k of post j (post-major index post_slice[j, 0] + k) at row j, column k.
+    slots = _padded_rows(counts, conn.n_syn)
+    pre_by_post = np.append(np.asarray(pre_ids)[post_order], conn.n_pre)
     w = as_weight(weight, conn.n_syn, dtype)
-    return _make(conn, weight, dtype, {
-        "pre_by_post": np.asarray(pre_ids)[post_order],
-        "post_by_post": np.repeat(np.arange(conn.n_post, dtype=np.int32), counts),
-        "weight": w[post_order] if w.ndim else w,
-    }, max_spikes)
+    arrays = {"pre_by_post": pre_by_post[slots].astype(np.int32)}
+    if w.ndim:
+        arrays["weight"] = np.append(w[post_order], 0)[slots].astype(dtype)
+    return _make(conn, weight, dtype, arrays, max_spikes, max_fanin=slots.shape[1])
+
+
+def _padded_synapse_state(data):
+    return _zeros((data.n_post, data.max_fanin), data)
 
 
 def _prepare_pre_slice(conn, weight, dtype, max_spikes=None):
@@ -589,9 +639,8 @@ def pre2post_add(data, g, ids):
 
 @register("post_slice", "jax", needs=("post_slice", "pre_ids", "post_order"),
           state="synapse", event_driven=False, prepare=_prepare_post_slice,
-          init_state=_synapse_state,
-          conductance=_kernel(lambda data, g: jax.ops.segment_sum(
-              g, data.post_by_post, num_segments=data.n_post, indices_are_sorted=True)))
+          init_state=_padded_synapse_state,
+          conductance=_kernel(lambda data, g: g.sum(axis=1)))
 @_kernel
 def post_slice_step(data, g, spikes, decay):
     """Synapses in post-major order: every post neuron sums its own slice.
@@ -599,20 +648,24 @@ def post_slice_step(data, g, spikes, decay):
     Parameters
     ----------
     data : KernelData
-        ``pre_by_post`` [n_syn] (pre id of each synapse, post-major), ``post_by_post``
-        [n_syn] (its post id, sorted); ``weight`` scalar or [n_syn] (post-major).
-    g : [n_syn] conductance per synapse, post-major; spikes : [n_pre]; decay : scalar.
+        ``pre_by_post`` [n_post, max fan-in]: row j is post j's slice of synapses (pre
+        ids, post-major order), padded with n_pre; ``weight`` scalar or laid out the same
+        (0 on padding).
+    g : [n_post, max fan-in] conductance per synapse (0 on padding); spikes : [n_pre]
+        bool; decay : scalar.
 
     Returns
     -------
-    g : [n_syn].
+    g : [n_post, max fan-in].
 
     Notes
     -----
-    g_k = g_k * decay + s[pre_k] w_k, then g_post_j = sum of its contiguous slice
-    (a sorted segment sum: parallel over post neurons, no atomics). O(n_syn) per step.
+    g_jk = g_jk * decay + s[pre_jk] w_jk, then g_post_j = sum_k g_jk: each post neuron
+    reduces its own row, with no scatter and no atomics (the slices, padded to a fixed
+    width, are the fixed-shape form of ``post_slice``). O(n_post max fan-in) per step.
     """
-    return _decayed(g, decay) + jnp.where(spikes[data.pre_by_post], data.weight, 0)
+    fired = spikes.at[data.pre_by_post].get(mode="fill", fill_value=False)
+    return _decayed(g, decay) + jnp.where(fired, data.weight, 0)
 
 
 @register("pre_slice", "jax", needs=("pre_slice", "post_ids"), state="post",
@@ -694,14 +747,26 @@ def default_monitor_width(n: int) -> int:
 
 
 @dataclass(frozen=True)
-class _Projection:
-    """One projection as the runner steps it: possibly several of the spec's, fused."""
+class _Channel:
+    """Where one block of a projection's conductances acts: I_syn[post] += g[g_slice] * ..."""
 
-    parts: tuple[tuple[str, int, int], ...]  # (spec projection, offset in post, size)
-    pre: slice
-    post: slice
+    post: slice  # post neurons in the population
+    start: int  # first conductance in the projection's g
     tau: float
     e_rev: float
+
+    @property
+    def g_slice(self) -> slice:
+        return slice(self.start, self.start + self.post.stop - self.post.start)
+
+
+@dataclass(frozen=True)
+class _Projection:
+    """One projection as the runner steps it: one of the spec's, or several fused."""
+
+    parts: tuple[tuple[str, int, int], ...]  # (spec projection, offset in g, size)
+    pre: slice
+    channels: tuple[_Channel, ...]
     conn: object
     weight: object
     g_init: np.ndarray | None
@@ -716,77 +781,96 @@ def _projections(spec, conns) -> list[_Projection]:
     for p in spec.projections:
         g_init = spec.initial_g.get(p.name)
         post = spec.group(p.post)
-        out.append(_Projection(((p.name, 0, post.size),), spec.group(p.pre).slice, post.slice,
-                               p.tau, p.e_rev, conns[p.name], p.weight,
-                               None if g_init is None else np.asarray(g_init)))
+        out.append(_Projection(((p.name, 0, post.size),), spec.group(p.pre).slice,
+                               (_Channel(post.slice, 0, p.tau, p.e_rev),), conns[p.name],
+                               p.weight, None if g_init is None else np.asarray(g_init)))
     return out
 
 
-def fuse_projections(projections: list[_Projection], n: int) -> list[_Projection]:
-    """Merge projections that share pre group, tau and E_rev onto adjacent post groups.
-
-    COBA's E2E and E2I become one projection from E onto every neuron (I2E and I2I one
-    from I): half the kernel calls per step, the same numbers. Each post neuron still
-    receives from exactly the projections it did, with the same g, and its I_syn sums
-    them in the spec's order (checked here; otherwise nothing is fused).
+def _merge(group: list[_Projection], targets: list[int]) -> _Projection:
+    """One projection from ``group``: pre ranges joined, each member's conductances at
+    ``targets[i]`` in the merged g (members onto adjacent posts of one channel share it).
     """
     from ..core.connect import Connectivity
 
+    pre = slice(min(q.pre.start for q in group), max(q.pre.stop for q in group))
+    size = max(t + q.conn.n_post for q, t in zip(group, targets, strict=True))
+    pre_ids = np.concatenate([q.conn.pre_ids.astype(np.int64) + q.pre.start - pre.start
+                              for q in group])
+    post_ids = np.concatenate([q.conn.post_ids.astype(np.int64) + t
+                               for q, t in zip(group, targets, strict=True)])
+    weights = [np.asarray(as_weight(q.weight, q.conn.n_syn, np.float64)) for q in group]
+    if all(w.ndim == 0 for w in weights) and len({float(w) for w in weights}) == 1:
+        weight = weights[0]
+    else:  # per-synapse weights, in the merged connectivity's canonical order
+        weight = np.concatenate([np.broadcast_to(w, (q.conn.n_syn,))
+                                 for w, q in zip(weights, group, strict=True)])
+        weight = weight[np.lexsort((post_ids, pre_ids))]
+    g_init = None
+    if any(q.g_init is not None for q in group):
+        g_init = np.zeros(size)
+        for q, t in zip(group, targets, strict=True):
+            if q.g_init is not None:
+                g_init[t:t + q.conn.n_post] = q.g_init
+    parts = tuple((name, t + offset, n) for q, t in zip(group, targets, strict=True)
+                  for name, offset, n in q.parts)
+    channels = []
+    for q, t in zip(group, targets, strict=True):
+        for c in q.channels:
+            last = channels[-1] if channels else None
+            if (last is not None and (last.tau, last.e_rev) == (c.tau, c.e_rev)
+                    and last.post.stop == c.post.start and last.g_slice.stop == t + c.start):
+                channels[-1] = _Channel(slice(last.post.start, c.post.stop), last.start,
+                                        c.tau, c.e_rev)
+            else:
+                channels.append(_Channel(c.post, t + c.start, c.tau, c.e_rev))
+    conn = Connectivity(pre.stop - pre.start, size, pre_ids, post_ids)
+    return _Projection(parts, pre, tuple(channels), conn, weight, g_init)
+
+
+def fuse_projections(projections: list[_Projection], n: int) -> list[_Projection]:
+    """Merge projections so that each step makes fewer, larger kernel calls.
+
+    Projections sharing pre group, tau and E_rev onto adjacent post groups become one:
+    COBA's E2E and E2I one projection from E onto every neuron, I2E and I2I one from I.
+    Every post neuron still receives exactly the events it did, in the same order, and
+    its I_syn adds its conductances in the spec's order (checked; otherwise nothing is
+    fused), so results differ at most where XLA contracts a multiply-add differently.
+    (Fusing further, all four into one projection onto two conductances per neuron,
+    measured slower on CPU.)
+    """
     groups: list[list[_Projection]] = []
     for p in projections:
         for group in groups:
-            last = group[-1]
-            if ((group[0].pre, group[0].tau, group[0].e_rev) == (p.pre, p.tau, p.e_rev)
-                    and p.post.start == last.post.stop):
+            first, last = group[0], group[-1]
+            if (first.pre == p.pre and first.channels[0].tau == p.channels[0].tau
+                    and first.channels[0].e_rev == p.channels[0].e_rev
+                    and p.channels[0].post.start == last.channels[-1].post.stop):
                 group.append(p)
                 break
         else:
             groups.append([p])
-    if not _same_order(projections, groups, n):
+    channel_order = [q for group in groups for q in group]
+    if not _same_order(projections, channel_order, n):
         return projections
-    out = []
+    fused = []
     for group in groups:
-        if len(group) == 1:
-            out.append(group[0])
-            continue
-        first, n_pre = group[0].post.start, group[0].pre.stop - group[0].pre.start
-        post = slice(first, group[-1].post.stop)
-        pre_ids = np.concatenate([q.conn.pre_ids for q in group])
-        post_ids = np.concatenate([q.conn.post_ids.astype(np.int64) + q.post.start - first
-                                   for q in group])
-        weights = [np.asarray(as_weight(q.weight, q.conn.n_syn, np.float64)) for q in group]
-        if all(w.ndim == 0 for w in weights) and len({float(w) for w in weights}) == 1:
-            weight = weights[0]
-        else:  # per-synapse weights, in the fused connectivity's canonical order
-            weight = np.concatenate([np.broadcast_to(w, (q.conn.n_syn,))
-                                     for w, q in zip(weights, group, strict=True)])
-            weight = weight[np.lexsort((post_ids, pre_ids))]
-        g_inits = [q.g_init for q in group]
-        g_init = None if all(g is None for g in g_inits) else np.concatenate([
-            np.zeros(q.post.stop - q.post.start) if g is None else g
-            for g, q in zip(g_inits, group, strict=True)])
-        parts = tuple((q.parts[0][0], q.post.start - first, q.post.stop - q.post.start)
-                      for q in group)
-        conn = Connectivity(n_pre, post.stop - post.start, pre_ids, post_ids)
-        out.append(_Projection(parts, group[0].pre, post, group[0].tau, group[0].e_rev,
-                               conn, weight, g_init))
-    return out
+        starts = [q.channels[0].post.start - group[0].channels[0].post.start for q in group]
+        fused.append(group[0] if len(group) == 1 else _merge(group, starts))
+    return fused
 
 
-def _same_order(projections, groups, n) -> bool:
+def _same_order(projections, fused_order, n) -> bool:
     """Whether every neuron sums its projections' currents in the same order after fusing."""
     def orders(seq):
         by_post = [[] for _ in range(n)]
-        for i, p in enumerate(seq):
-            for j in range(p.post.start, p.post.stop):
-                by_post[j].append(i)
+        for p in seq:
+            for c in p.channels:
+                for j in range(c.post.start, c.post.stop):
+                    by_post[j].append(id(p))
         return by_post
 
-    index = {id(p): i for i, p in enumerate(projections)}
-    fused_order = [index[id(q)] for group in groups for q in group]
-    fused = orders([projections[i] for i in fused_order])
-    return all([fused_order[k] for k in f] == s for f, s in zip(fused, orders(projections),
-                                                                  strict=True))
+    return orders(projections) == orders(fused_order)
 
 
 class Simulation:
@@ -801,7 +885,9 @@ class Simulation:
     Each step compacts the network's spikes once (:func:`compact`, ``monitor_width``
     slots); the event-driven kernels read their pre group's ids from that buffer and
     the spike monitor stores it, with the per-step count and the packed bits. Only the
-    ids and counts leave the device, unless a step overflowed the buffer.
+    ids and counts leave the device, unless a step overflowed the buffer. With ``fuse``
+    (default) projections sharing pre group, tau and E_rev run as one kernel call
+    (:func:`fuse_projections`); ``max_spikes`` sets the kernels' compaction bound.
 
     The arithmetic and its order are those of ``synbench.impls._population`` (DESIGN
     section 3). XLA contracts ``a * b + c`` into fused multiply-adds and has its own
@@ -816,7 +902,7 @@ class Simulation:
         self.add = EVENT_ADDERS.get(entry.name) if entry is not None else None
         kw = {} if max_spikes is None else {"max_spikes": max_spikes}
         projections = _projections(spec, conns) if entry is not None else []
-        if fuse:
+        if fuse and entry is not None:
             projections = fuse_projections(projections, spec.n)
         with precision(self.dtype):
             self.model = neuron_model(spec, dt, jnp)
@@ -827,9 +913,11 @@ class Simulation:
                 states.append(entry.init_state(data))
                 g_inits.append(None if p.g_init is None else
                                jnp.asarray(np.asarray(p.g_init, self.dtype)))
-            self.datas, self.projections = tuple(datas), tuple(projections)
-            self.decays = tuple(self.dtype.type(decay_factor(p.tau, dt, spec.method))
-                                for p in projections)
+            self.projections = tuple(projections)
+            decays = tuple(self.dtype.type(decay_factor(p.channels[0].tau, dt, spec.method))
+                           for p in projections)
+            # Device inputs of every chunk (arguments, not constants baked into the code).
+            self.inputs = (tuple(datas), jax.device_put(decays))
             self.carry = {
                 "vars": {k: jnp.asarray(np.asarray(v, self.dtype))
                          for k, v in spec.initial.items()},
@@ -843,33 +931,37 @@ class Simulation:
         self._chunk = jax.jit(self._run_chunk, donate_argnums=(1,))
         self._compiled = None
 
+    @property
+    def datas(self):
+        return self.inputs[0]
+
     def _propagate(self, p, decay, data, state, spiked, ids, count):
         """One projection's synaptic step, from the network's compacted spike ids."""
         entry = self.entry
         if self.add is None:  # not event-driven: the kernel takes the bool spikes
             return entry.step(data, state, spiked[p.pre], decay)
-        k, start, stop = data.max_spikes, p.pre.start, p.pre.stop
-        padded = jnp.concatenate([ids, jnp.full(k, self.n, jnp.int32)])
+        sizes, start, stop = block_sizes(data.max_spikes), p.pre.start, p.pre.stop
+        padded = jnp.concatenate([ids, jnp.full(sizes[0], self.n, jnp.int32)])
         first = jnp.count_nonzero(ids < start).astype(jnp.int32)
         in_group = jnp.count_nonzero(ids < stop).astype(jnp.int32) - first
 
-        def from_ids(state):
-            def block(carry):
-                done, g = carry
-                ids = lax.dynamic_slice(padded, (first + done,), (k,)) - start
-                ids = jnp.where(lax.iota(jnp.int32, k) + done < in_group, ids, data.n_pre)
-                return done + k, self.add(data, g, ids)
+        def take(done, size):  # the group's spikes done .. done + size - 1, local ids
+            block = lax.dynamic_slice(padded, (first + done,), (size,)) - start
+            return jnp.where(lax.iota(jnp.int32, size) + done < in_group, block, data.n_pre)
 
-            start_carry = (jnp.int32(0), _decayed(state, decay))
-            return lax.while_loop(lambda c: c[0] < in_group, block, start_carry)[1]
+        # No lax.cond (it may copy the state): both loops run on g in place, and the
+        # second, the kernel's own compaction of the group's spikes, only when this
+        # step's spikes overflowed the network's id buffer.
+        overflow = count > self.width
+        g = in_blocks(functools.partial(self.add, data), _decayed(state, decay), take,
+                      jnp.where(overflow, 0, in_group), sizes)
+        return for_each_spike_block(spiked[p.pre], data.max_spikes,
+                                    functools.partial(self.add, data), g,
+                                    first=jnp.where(overflow, 0, data.n_pre))
 
-        def from_spikes(state):  # the network buffer overflowed: compact the group's own
-            return entry.step(data, state, spiked[p.pre], decay)
-
-        return lax.cond(count > self.width, from_spikes, from_ids, state)
-
-    def _step(self, datas, carry):
+    def _step(self, inputs, carry):
         """One step of DESIGN section 3 as a pure function of the carry."""
+        datas, decays = inputs
         vars_, last_spike, spiked = self.model.step(
             carry["vars"], carry["i_syn"], carry["last_spike"], carry["step"])
         words = _pack_words(spiked)
@@ -877,28 +969,29 @@ class Simulation:
         v = vars_["v"]
         i_syn = jnp.zeros_like(carry["i_syn"])
         states, g_inits = [], []
-        for p, decay, data, state, g_init in zip(self.projections, self.decays, datas,
+        for p, decay, data, state, g_init in zip(self.projections, decays, datas,
                                                  carry["g"], carry["g_init"], strict=True):
             state = self._propagate(p, decay, data, state, spiked, ids, count)
             g = self.entry.conductance(data, state)
             if g_init is not None:
                 g_init = g_init * decay
                 g = g + g_init
-            e_rev = self.dtype.type(p.e_rev)
-            i_syn = i_syn.at[p.post].add(g * (e_rev - v[p.post]))
+            for c in p.channels:  # in the spec's order for every post neuron
+                e_rev = self.dtype.type(c.e_rev)
+                i_syn = i_syn.at[c.post].add(g[c.g_slice] * (e_rev - v[c.post]))
             states.append(state)
             g_inits.append(g_init)
         carry = {"vars": vars_, "last_spike": last_spike, "i_syn": i_syn,
                  "g": tuple(states), "g_init": tuple(g_inits), "step": carry["step"] + 1}
         return carry, (ids, count, words)
 
-    def _run_chunk(self, datas, carry, n_valid):
+    def _run_chunk(self, inputs, carry, n_valid):
         def body(carry, active):
             def skip(carry):
                 words = jnp.zeros(-(-self.n // 32), jnp.uint32)
                 return carry, (jnp.full(self.width, self.n, jnp.int32), jnp.int32(0), words)
 
-            return lax.cond(active, functools.partial(self._step, datas), skip, carry)
+            return lax.cond(active, functools.partial(self._step, inputs), skip, carry)
 
         return lax.scan(body, carry, lax.iota(jnp.int32, self.chunk_steps) < n_valid)
 
@@ -906,7 +999,7 @@ class Simulation:
         """Lower and compile the chunk for ``chunk_steps`` steps (shorter chunks reuse it)."""
         with precision(self.dtype):
             self._compiled = self._chunk.lower(
-                self.datas, self.carry, jnp.int32(self.chunk_steps)).compile()
+                self.inputs, self.carry, jnp.int32(self.chunk_steps)).compile()
 
     def advance(self, n_steps):
         """Run ``n_steps`` steps (chunk by chunk); their spikes as (steps, ids) NumPy arrays."""
@@ -919,7 +1012,7 @@ class Simulation:
             first = self.step_index
             with precision(self.dtype):
                 self.carry, (ids, counts, words) = self._compiled(
-                    self.datas, self.carry, jnp.int32(size))
+                    self.inputs, self.carry, jnp.int32(size))
             counts = np.asarray(counts)[:size]
             steps, fired = self._spikes(np.asarray(ids)[:size], counts, words, size)
             out_steps.append((first + steps).astype(np.int32))
