@@ -14,7 +14,6 @@ bar, timing and the result.
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -228,8 +227,3 @@ def _events(spec: NetworkSpec, conns: dict, spike_ids: np.ndarray) -> int:
         total += int(counts[pre.slice] @ fanout.astype(np.int64))
     return total
 
-
-def backend_module(name: str):
-    """The backend module behind ``name`` (imported on demand)."""
-    registry.check_names(backend=name)
-    return importlib.import_module(registry.BACKENDS[name].module)
