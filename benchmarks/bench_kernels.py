@@ -18,7 +18,6 @@ from .common import (
     prepared,
     skip_if_too_big,
     spike_pool,
-    synchronize,
 )
 
 N_PRE = [1000, 4000, 64000]
@@ -51,7 +50,7 @@ class KernelStep:
     def time_step(self, *params):
         spikes = self.spikes[next(_calls) % SPIKE_POOL]
         self.state = self.entry.step(self.data, self.state, spikes, self.decay)
-        synchronize(self.module, self.entry.conductance(self.data, self.state))
+        self.module.synchronize(self.entry.conductance(self.data, self.state))
 
 
 class KernelPrepare:

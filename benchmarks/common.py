@@ -39,19 +39,6 @@ def backend_module(entry):
     return registry.BACKENDS[entry.backend].load()
 
 
-def synchronize(module, x):
-    """Block until ``x`` (and the work before it) is computed on the backend.
-
-    Uses the backend's ``synchronize(x)``; a backend without one is synchronised by
-    copying ``x`` to the host, which waits for the device to finish.
-    """
-    sync = getattr(module, "synchronize", None)
-    if sync is None:
-        module.to_numpy(x)
-    else:
-        sync(x)
-
-
 def p_for(n):
     """The COBA rule: 0.02 at 4000, else 80 / n (80 synapses per neuron on average)."""
     return 0.02 if n == 4000 else 80.0 / n

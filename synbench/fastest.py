@@ -21,8 +21,8 @@ How it times (DESIGN section 6 says figures are ratios measured in one run; this
   judged fairly); a candidate that disagrees is excluded and reported;
 - spikes are fixed-seed Poisson trains (seed 0) at ``rate_hz`` with dt = 0.1 ms, a pool of
   steps replayed from its start in every timed batch; one step is ``entry.step`` then
-  ``entry.conductance``; each batch ends with a backend synchronize (the module's
-  ``synchronize()`` when it has one, else ``to_numpy`` of the last conductance);
+  ``entry.conductance``; each batch ends with the backend's ``synchronize`` of the last
+  conductance;
 - the first step (JIT compilation) is excluded; a measurement is the fastest of a few
   equal batches (the usual ``timeit`` rule: noise only ever adds time);
 - with ``rate_hz=None`` it sweeps 1, 10 and 50 Hz and the winner has the smallest **mean
@@ -588,17 +588,10 @@ def _pool_steps(n_pre) -> int:
     return int(np.clip(20_000_000 // max(n_pre, 1), 8, 100))
 
 
-def _synchronizer(module):
-    sync = getattr(module, "synchronize", None)
-    if sync is not None:
-        return lambda g: sync()
-    return module.to_numpy
-
-
 def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
     table: list[Timing] = []
     skipped: dict[str, str] = {}
-    sync = _synchronizer(module)
+    sync = module.synchronize
     decay = np.dtype(dtype).type(math.exp(-DT_MS / TAU_MS))
     order = []
     for entry in candidates:  # memory first, for all: a reason that no budget changes

@@ -86,6 +86,12 @@ def to_numpy(x):
     return cupy.asnumpy(x)
 
 
+def synchronize(x):
+    """Wait until the current stream, and so ``x``, has finished on the GPU."""
+    cupy.cuda.get_current_stream().synchronize()
+    return x
+
+
 def free_memory() -> int:
     """Bytes free on the current GPU, counting what CuPy's pool holds unused."""
     free, _ = cupy.cuda.runtime.memGetInfo()

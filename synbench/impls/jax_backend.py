@@ -87,6 +87,11 @@ def to_numpy(x):
     return np.asarray(jax.device_get(x))
 
 
+def synchronize(x):
+    """Wait until ``x`` (and everything dispatched before it) is computed."""
+    return jax.block_until_ready(x)
+
+
 def free_memory() -> int:
     """Bytes free on the default device (host memory on CPU)."""
     device = jax.devices()[0]
