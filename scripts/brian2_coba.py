@@ -1,0 +1,89 @@
+"""Build synbench's COBA network in Brian 2's C++ standalone mode (run with Brian's Python).
+
+Brian 2 is not a synbench dependency: it pins numpy < 2.4, so it lives in its own
+virtual environment and this script imports synbench from the repository next to it:
+
+    python3 -m venv /opt/brian_venv && /opt/brian_venv/bin/pip install brian2 "numpy<2.4"
+    /opt/brian_venv/bin/python scripts/brian2_coba.py --n 4000 --workdir /tmp/brian_coba_4000
+
+The network is synbench's own spec: the same groups, parameters, initial V and the very
+same synapses (pre_ids/post_ids of every projection). Brian integrates g(E - v) inside
+exponential_euler and spikes on v > V_th, where synbench holds I_syn over a step and
+spikes on V >= V_th, so rates agree closely but rasters do not match spike for spike.
+
+Prints one JSON line: Brian's own timing of the simulation loop (``run_s``, without code
+generation and compilation), rates per group, and the command that re-runs the binary.
+``scripts/vs_brian2.py`` drives this script and alternates the binary with synbench.
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from brian2 import (  # noqa: E402
+    Network,
+    NeuronGroup,
+    SpikeMonitor,
+    Synapses,
+    defaultclock,
+    device,
+    ms,
+    mV,
+    prefs,
+    set_device,
+)
+
+from synbench.core.networks import coba  # noqa: E402
+
+
+def build(n, duration_ms, workdir):
+    spec = coba(n)
+    p = spec.params
+    conns = spec.connectivity()
+    set_device("cpp_standalone", directory=workdir, build_on_run=False)
+    prefs.devices.cpp_standalone.openmp_threads = 0  # single-threaded, like synbench's Numba
+    defaultclock.dt = 0.1 * ms  # DESIGN section 3
+    eqs = f"""
+    dv/dt = ({p.el}*mV - v + {p.i_bg}*mV + ge*(0*mV - v) + gi*(-80*mV - v)) / ({p.tau}*ms)
+        : volt (unless refractory)
+    dge/dt = -ge / (5*ms) : 1
+    dgi/dt = -gi / (10*ms) : 1
+    """
+    neurons = NeuronGroup(spec.n, eqs, threshold=f"v > {p.v_th}*mV",
+                          reset=f"v = {p.v_reset}*mV", refractory=p.t_ref * ms,
+                          method="exponential_euler")
+    neurons.v = np.asarray(spec.initial["v"]) * mV
+    # Brian's magic network does not see objects held in a list, so the Network is explicit.
+    net = Network(neurons)
+    for proj in spec.projections:
+        assert proj.tau == (5.0 if proj.pre == "E" else 10.0), proj
+        conn = conns[proj.name]
+        target = "ge" if proj.pre == "E" else "gi"
+        syn = Synapses(neurons, neurons, on_pre=f"{target} += {proj.weight}", name=proj.name)
+        syn.connect(i=conn.pre_ids.astype(np.int64) + spec.group(proj.pre).start,
+                    j=conn.post_ids.astype(np.int64) + spec.group(proj.post).start)
+        net.add(syn)
+    monitor = SpikeMonitor(neurons)
+    net.add(monitor)
+    net.run(duration_ms * ms)
+    device.build(directory=workdir, compile=True, run=True)
+    counts = np.bincount(np.asarray(monitor.i), minlength=spec.n)
+    seconds = duration_ms / 1000.0
+    rates = {g.name: float(counts[g.start:g.stop].mean() / seconds) for g in spec.groups}
+    return {"n": n, "duration_ms": duration_ms, "run_s": device._last_run_time,
+            "rates_hz": rates, "n_syn": int(sum(len(s) for s in net.objects if
+                                                isinstance(s, Synapses))),
+            "binary": str(pathlib.Path(workdir, "main").resolve())}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=4000)
+    parser.add_argument("--duration", type=float, default=1000.0, help="ms of biology")
+    parser.add_argument("--workdir", required=True, help="where Brian writes the C++ project")
+    args = parser.parse_args()
+    print(json.dumps(build(args.n, args.duration, args.workdir)))

@@ -1,0 +1,41 @@
+"""The Brian 2 comparison driver: what it measures and how it fails without Brian."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+SCRIPTS = pathlib.Path(__file__).resolve().parents[1] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+import vs_brian2  # noqa: E402
+
+
+def test_peak_memory_is_the_childs_own():
+    allocate = "import numpy as np; a = np.ones(300 * 2**20 // 8); print(a.sum())"
+    out, peak_mb = vs_brian2.run_measured([sys.executable, "-c", allocate])
+    assert float(out) == 300 * 2**20 // 8
+    assert 300 <= peak_mb < 1000  # the child's 300 MB, not this process's
+
+
+def test_failing_child_stops_with_one_line():
+    with pytest.raises(SystemExit, match="exited with 3"):
+        vs_brian2.run_measured([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_missing_brian_interpreter_is_one_clear_error(tmp_path):
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "vs_brian2.py"), "--brian-python",
+                           str(tmp_path / "nope")], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "pip install brian2" in proc.stderr
+
+
+def test_summary_quotes_medians_of_the_pairs():
+    pairs = [{"brian_s": b, "brian_peak_mb": 10.0, "synbench_s": s, "synbench_peak_mb": 20.0}
+             for b, s in [(0.3, 0.1), (0.4, 0.1), (0.9, 0.1)]]
+    record = {"n": 4000, "strategy": "pre_slice", "backend": "numba", "pairs": pairs,
+              "synbench_rates_hz": {"E": 14.0, "I": 13.9},
+              "brian_rates_hz": {"E": 13.3, "I": 13.7}, "median_ratio": 4.0}
+    line = vs_brian2.summary_line(record)
+    assert "0.100 s" in line and "Brian 2 standalone 0.400 s" in line and "4.00x" in line
