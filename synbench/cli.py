@@ -23,6 +23,13 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _entry_id(text: str) -> tuple[str, str]:
+    strategy, dash, backend = text.rpartition("-")
+    if not dash or not strategy or not backend:
+        raise argparse.ArgumentTypeError(f"{text!r} is not STRATEGY-BACKEND, e.g. pre_slice-numba")
+    return strategy, backend
+
+
 def _add_network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--network", default="coba", choices=sorted(NETWORKS), help="(default coba)")
     p.add_argument("--n", type=int, default=4000, help="number of neurons (default 4000)")
@@ -58,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategies", type=_csv, default=None,
                    help="comma-separated (default: all)")
     p.add_argument("--backends", type=_csv, default=None, help="comma-separated (default: all)")
+    p.add_argument("--reference", type=_entry_id, default=("dense", "numpy"),
+                   metavar="STRATEGY-BACKEND",
+                   help="check every raster against this entry, run in float64 (default "
+                        "dense-numpy; pre_slice-numba is much faster on long runs)")
     p.add_argument("--plot", metavar="PNG", help="write the log-scale bar chart here")
     p.add_argument("--json", metavar="FILE", help="write every row here")
 
@@ -127,7 +138,7 @@ def cmd_compare(args) -> None:
     spec = _spec(args)
     comparison = compare(spec, args.strategies, args.backends, duration=args.duration,
                          dt=args.dt, dtype=args.dtype, progress=not args.no_progress,
-                         log=lambda msg: print(msg, file=sys.stderr))
+                         log=lambda msg: print(msg, file=sys.stderr), reference=args.reference)
     print(comparison.header())
     print(comparison.table())
     if args.json:

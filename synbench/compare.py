@@ -2,8 +2,8 @@
 
 This is the main job (``synbench compare``): every available entry of the registry
 runs the same network from the same connectivity; each raster is checked against the
-reference (NumPy ``dense`` in float64), and run times are set against the slowest entry
-and against the same backend's neurons-alone run.
+reference (NumPy ``dense`` in float64 unless ``reference`` names another entry), and run
+times are set against the slowest entry and against the same backend's neurons-alone run.
 """
 
 from __future__ import annotations
@@ -198,6 +198,12 @@ def select(strategies=None, backends=None) -> tuple[list[registry.Entry], list[R
     return runnable, skipped
 
 
+def check_reference(reference: tuple[str, str]) -> None:
+    """A SynbenchError unless ``reference`` is a (strategy, backend) that can run here."""
+    strategy, backend = reference
+    registry.get(strategy, backend)  # unknown names, missing backend: says which and why
+
+
 def compare(
     spec: NetworkSpec,
     strategies: list[str] | None = None,
@@ -207,10 +213,19 @@ def compare(
     dtype: str = "float64",
     progress: bool = True,
     log=print,
+    reference: tuple[str, str] = ("dense", "numpy"),
 ) -> Comparison:
-    """Run every selected entry (plus neurons alone per backend) and cross-check."""
+    """Run every selected entry (plus neurons alone per backend) and cross-check.
+
+    ``reference`` is the (strategy, backend) every raster is checked against, in float64.
+    NumPy dense is the default because it is the plainest; on long runs a checked faster
+    entry (``("pre_slice", "numba")``, which the tests hold identical to it) saves minutes.
+    """
     n_steps_for(duration, dt)
     dtype = check_dtype(dtype)
+    check_reference(reference)
+    wanted = "-".join(reference)
+    candidates = dict.fromkeys((reference,) + FALLBACK_REFERENCES)
     runnable, skipped = select(strategies, backends)
     conns = spec.connectivity()
     kwargs = dict(duration=duration, dt=dt, progress=progress, conns=conns)
@@ -221,16 +236,16 @@ def compare(
         except SynbenchError as err:  # a structure that does not fit here, for example
             return None, str(err)
 
-    reference, ref_label, ref_skip = None, None, None
-    for strategy, backend in (("dense", "numpy"),) + FALLBACK_REFERENCES:
+    ref_run, ref_label, ref_skip = None, None, None
+    for strategy, backend in candidates:
         if registry.available()[backend] is not None:
             continue
         log(f"reference run: {strategy}-{backend} (float64) ...")
-        reference, why = attempt(strategy, backend, dtype="float64")
-        if reference is not None:
+        ref_run, why = attempt(strategy, backend, dtype="float64")
+        if ref_run is not None:
             ref_label = f"{strategy}-{backend} float64"
             if ref_skip:
-                ref_label += f" (dense-numpy skipped: {ref_skip})"
+                ref_label += f" ({wanted} skipped: {ref_skip})"
             break
         ref_skip = ref_skip or why
 
@@ -242,13 +257,13 @@ def compare(
         rows.append(Row(None, backend, result=result, skipped=why))
     for entry in runnable:
         log(f"{entry.id} ...")
-        reuse = (reference is not None and dtype == "float64"
-                 and (entry.name, entry.backend) == (reference.strategy, reference.backend))
-        result, why = (reference, None) if reuse else attempt(entry.name, entry.backend,
+        reuse = (ref_run is not None and dtype == "float64"
+                 and (entry.name, entry.backend) == (ref_run.strategy, ref_run.backend))
+        result, why = (ref_run, None) if reuse else attempt(entry.name, entry.backend,
                                                               dtype=dtype)
         row = Row(entry.name, entry.backend, result=result, skipped=why)
-        if result is not None and reference is not None:
-            row.first_difference = result.first_difference(reference)
+        if result is not None and ref_run is not None:
+            row.first_difference = result.first_difference(ref_run)
             row.checked = True
         rows.append(row)
 

@@ -29,6 +29,21 @@ def test_compare_writes_table_json_and_png(tmp_path):
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_compare_checks_against_the_chosen_reference(tmp_path):
+    out_json = tmp_path / "compare.json"
+    proc = _synbench("compare", "--n", "300", "--duration", "20", "--no-progress",
+                     "--strategies", "pre2post,dense", "--backends", "numpy",
+                     "--reference", "pre_slice-numpy", "--json", str(out_json))
+    assert proc.returncode == 0, proc.stderr
+    assert "reference run: pre_slice-numpy" in proc.stderr
+    assert "reference run: dense-numpy" not in proc.stderr
+    report = json.loads(out_json.read_text())
+    assert report["reference"] == "pre_slice-numpy float64"
+    checked = [row for row in report["rows"] if row["strategy"] is not None]
+    assert {row["strategy"] for row in checked} == {"pre2post", "dense"}
+    assert all(row["agrees"] is True for row in checked), checked
+
+
 def test_run_prints_rates_and_writes_raster(tmp_path, capsys):
     png = tmp_path / "raster.png"
     assert main(["run", "--n", "200", "--p", "0.2", "--duration", "20", "--backend", "numpy",
@@ -51,6 +66,8 @@ def test_list_shows_every_backend(capsys):
     [
         (["compare", "--strategies", "pre_slise"], "did you mean 'pre_slice'"),
         (["compare", "--backends", "cuda"], "unknown backend 'cuda'"),
+        (["compare", "--reference", "pre_slice"], "is not STRATEGY-BACKEND"),
+        (["compare", "--reference", "pre_slise-numba"], "did you mean 'pre_slice'"),
         (["run", "--n", "-5"], "positive integer"),
         (["run", "--n", "ten"], "invalid int value"),
         (["run", "--duration", "10.05"], "whole number of steps"),
