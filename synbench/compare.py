@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from .core import registry
 from .core.errors import SynbenchError
 from .core.networks import NetworkSpec
-from .run import RunResult, check_dtype, n_steps_for, run
+from .run import RunResult, check_dtype, figure_and_axes, n_steps_for, run
 
 # When dense does not fit at this n, the raster is checked against the first of these
 # that runs here (and the table says so).
@@ -104,18 +104,19 @@ class Comparison:
             "reference": self.reference, "rows": [row.to_json() for row in self.rows],
         }
 
-    def plot(self, path: str) -> None:
-        """Log-scale bar chart of run times, as in the seed tutorial's figure."""
-        import matplotlib
+    def plot(self, path: str | None = None, ax=None):
+        """Log-scale bar chart of run times, as in the seed tutorial's figure; the Axes.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        Draws into ``ax`` when given, else into a new pyplot-free figure; ``path`` saves
+        it as PNG (written atomically).
+        """
+        from matplotlib.patches import Rectangle
 
         rows = sorted((r for r in self.rows if r.result is not None),
                       key=lambda r: r.result.wall_s, reverse=True)
         colors = {"numpy": "tab:blue", "numba": "tab:orange", "jax": "tab:green",
                   "cupy": "tab:red"}
-        fig, ax = plt.subplots(figsize=(9, 0.35 * len(rows) + 1.5))
+        fig, ax = figure_and_axes(ax, (9, 0.35 * len(rows) + 1.5))
         y = range(len(rows))
         ax.barh(list(y), [r.result.wall_s for r in rows],
                 color=[colors.get(r.backend, "gray") for r in rows],
@@ -128,11 +129,12 @@ class Comparison:
         for i, r in enumerate(rows):
             ax.text(r.result.wall_s, i, f" {r.result.wall_s:.3g} s", va="center", fontsize=8)
         ax.set_title("synbench compare: time per strategy and backend (log scale)")
-        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
+        handles = [Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
         ax.legend(handles, list(colors), loc="lower right")
-        fig.tight_layout()
-        _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-        plt.close(fig)
+        if path is not None:
+            fig.tight_layout()
+            _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        return ax
 
     def save_json(self, path: str) -> None:
         text = json.dumps(self.to_json(), indent=2, default=_json_default)

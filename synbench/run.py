@@ -84,14 +84,15 @@ class RunResult:
             "events_per_s": self.events / self.wall_s if self.wall_s else None,
         }
 
-    def plot_raster(self, path: str, max_points: int = 200_000) -> str:
-        """Save a raster plot (neuron index against time) with per-group rates."""
-        import matplotlib
+    def plot_raster(self, path: str | None = None, ax=None, max_points: int = 200_000):
+        """Raster plot (neuron index against time) with per-group rates; returns the Axes.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(9, 5))
+        Draws into ``ax`` when given (a notebook's own figure), else into a new figure
+        made without pyplot, so no matplotlib backend or global state is touched.
+        ``path`` saves the figure (format from its extension). At most ``max_points``
+        spikes are drawn (every k-th), which keeps huge runs quick to plot.
+        """
+        fig, ax = figure_and_axes(ax, (9, 5))
         keep = slice(None, None, max(1, self.spike_ids.size // max_points))
         t = self.spike_steps[keep] * self.dt
         ids = self.spike_ids[keep]
@@ -105,10 +106,20 @@ class RunResult:
         ax.set_ylabel("neuron index")
         ax.set_title(f"{self.network.upper()} n={self.n}, {self.label}, {self.dtype}")
         ax.legend(loc="upper right", markerscale=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        return path
+        if path is not None:
+            fig.tight_layout()
+            fig.savefig(path, dpi=120)
+        return ax
+
+
+def figure_and_axes(ax, figsize):
+    """``ax`` and its figure, or a new pyplot-free figure (nothing global changes)."""
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.add_subplot()
 
 
 def n_steps_for(duration: float, dt: float) -> int:

@@ -217,3 +217,30 @@ def test_spec_defaults_follow_design():
     assert abs(v0.mean() + 60.0) < 0.5 and abs(v0.std() - 5.0) < 0.3
     np.testing.assert_array_equal(v0, coba(4000, seed=3).initial["v"])
     assert not np.array_equal(v0, coba(4000, seed=4).initial["v"])
+
+
+def test_plots_draw_into_the_callers_axes_without_touching_pyplot():
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from synbench.compare import compare
+
+    backend_before = matplotlib.get_backend()
+    spec = coba(300)
+    result = run(spec, "pre_slice", "numpy", duration=30.0, progress=False)
+    ax = Figure().add_subplot()
+    assert result.plot_raster(ax=ax) is ax
+    drawn = sum(len(line.get_xdata()) for line in ax.lines)
+    assert drawn == result.spike_ids.size > 0
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"{g}: {result.rates[g]:.1f} Hz" for g in ("E", "I")]
+
+    comparison = compare(spec, ["pre_slice", "pre2post"], ["numpy"], duration=10.0,
+                         progress=False, log=lambda message: None)
+    ax = Figure().add_subplot()
+    assert comparison.plot(ax=ax) is ax
+    timed = [r for r in comparison.rows if r.result is not None]
+    assert len(ax.patches) == len(timed) == 3  # neurons alone, pre_slice, pre2post
+    widths = sorted(p.get_width() for p in ax.patches)
+    assert widths == sorted(r.result.wall_s for r in timed)
+    assert matplotlib.get_backend() == backend_before
