@@ -10,6 +10,9 @@ The network is synbench's own spec: the same groups, parameters, initial V and t
 same synapses (pre_ids/post_ids of every projection). Brian integrates g(E - v) inside
 exponential_euler and spikes on v > V_th, where synbench holds I_syn over a step and
 spikes on V >= V_th, so rates agree closely but rasters do not match spike for spike.
+Brian's exponential Euler therefore takes an exp per neuron and step for v, ge and gi
+(about two thirds of its run time at n = 4000, by Brian's own profiling), work that
+synbench's update does not do; ``--method euler`` gives Brian's cheapest update instead.
 
 Prints one JSON line: Brian's own timing of the simulation loop (``run_s``, without code
 generation and compilation), rates per group, and the command that re-runs the binary.
@@ -40,7 +43,7 @@ from brian2 import (  # noqa: E402
 from synbench.core.networks import coba  # noqa: E402
 
 
-def build(n, duration_ms, workdir):
+def build(n, duration_ms, workdir, method="exponential_euler"):
     spec = coba(n)
     p = spec.params
     conns = spec.connectivity()
@@ -55,7 +58,7 @@ def build(n, duration_ms, workdir):
     """
     neurons = NeuronGroup(spec.n, eqs, threshold=f"v > {p.v_th}*mV",
                           reset=f"v = {p.v_reset}*mV", refractory=p.t_ref * ms,
-                          method="exponential_euler")
+                          method=method)
     neurons.v = np.asarray(spec.initial["v"]) * mV
     # Brian's magic network does not see objects held in a list, so the Network is explicit.
     net = Network(neurons)
@@ -85,5 +88,8 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=4000)
     parser.add_argument("--duration", type=float, default=1000.0, help="ms of biology")
     parser.add_argument("--workdir", required=True, help="where Brian writes the C++ project")
+    parser.add_argument("--method", default="exponential_euler",
+                        help="Brian's state updater (default exponential_euler; euler is "
+                             "cheaper: no exp per neuron and step)")
     args = parser.parse_args()
-    print(json.dumps(build(args.n, args.duration, args.workdir)))
+    print(json.dumps(build(args.n, args.duration, args.workdir, args.method)))

@@ -34,9 +34,9 @@ def run_measured(cmd, **kwargs):
     return out, usage.ru_maxrss / 1024  # ru_maxrss is in kB on Linux
 
 
-def brian_build(brian_python, n, duration, workdir):
+def brian_build(brian_python, n, duration, workdir, method):
     cmd = [brian_python, str(HERE / "brian2_coba.py"), "--n", str(n),
-           "--duration", str(duration), "--workdir", workdir]
+           "--duration", str(duration), "--workdir", workdir, "--method", method]
     out, _ = run_measured(cmd, stderr=subprocess.DEVNULL)
     return json.loads(out.strip().splitlines()[-1])
 
@@ -64,6 +64,8 @@ def main():
     parser.add_argument("--backend", default="numba")
     parser.add_argument("--brian-python",
                         default=os.environ.get("BRIAN_PYTHON", "/opt/brian_venv/bin/python"))
+    parser.add_argument("--brian-method", default="exponential_euler",
+                        help="Brian's state updater (see scripts/brian2_coba.py)")
     parser.add_argument("--json", help="write every measurement here")
     args = parser.parse_args()
     if not pathlib.Path(args.brian_python).exists():
@@ -73,7 +75,8 @@ def main():
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.n:
-            built = brian_build(args.brian_python, n, args.duration, f"{tmp}/brian_{n}")
+            built = brian_build(args.brian_python, n, args.duration, f"{tmp}/brian_{n}",
+                                args.brian_method)
             pairs = []
             for _ in range(args.repeats):
                 brian_s, brian_mb = brian_run(built["binary"])
@@ -81,7 +84,7 @@ def main():
                                              f"{tmp}/synbench_{n}.json")
                 pairs.append({"brian_s": brian_s, "brian_peak_mb": brian_mb,
                               "synbench_s": ours["wall_s"], "synbench_peak_mb": ours_mb})
-            record = {"n": n, "duration_ms": args.duration,
+            record = {"n": n, "duration_ms": args.duration, "brian_method": args.brian_method,
                       "strategy": args.strategy, "backend": args.backend,
                       "brian_rates_hz": built["rates_hz"], "synbench_rates_hz": ours["rates_hz"],
                       "brian_n_syn": built["n_syn"], "pairs": pairs,
@@ -103,7 +106,8 @@ def summary_line(record):
     brian_rates = "/".join(f"{v:.1f}" for v in record["brian_rates_hz"].values())
     return (f"n={record['n']}: {record['strategy']} ({record['backend']}) "
             f"{median('synbench_s'):.3f} s, peak {median('synbench_peak_mb'):.0f} MB, "
-            f"rates E/I {rates} Hz | Brian 2 standalone {median('brian_s'):.3f} s, "
+            f"rates E/I {rates} Hz | Brian 2 standalone ({record['brian_method']}) "
+            f"{median('brian_s'):.3f} s, "
             f"peak {median('brian_peak_mb'):.0f} MB, rates {brian_rates} Hz | "
             f"Brian / synbench = {record['median_ratio']:.2f}x (median of {len(pairs)})")
 
