@@ -15,7 +15,7 @@ Brian's exponential Euler therefore takes an exp per neuron and step for v, ge a
 synbench's update does not do; ``--method euler`` gives Brian's cheapest update instead.
 
 Prints one JSON line: Brian's own timing of the simulation loop (``run_s``, without code
-generation and compilation), rates per group, and the command that re-runs the binary.
+generation and compilation), rates per group, and the path of the compiled binary.
 ``scripts/vs_brian2.py`` drives this script and alternates the binary with synbench.
 """
 
@@ -50,11 +50,13 @@ def build(n, duration_ms, workdir, method="exponential_euler"):
     set_device("cpp_standalone", directory=workdir, build_on_run=False)
     prefs.devices.cpp_standalone.openmp_threads = 0  # single-threaded, like synbench's Numba
     defaultclock.dt = 0.1 * ms  # DESIGN section 3
+    exc = next(proj for proj in spec.projections if proj.pre == "E")
+    inh = next(proj for proj in spec.projections if proj.pre == "I")
     eqs = f"""
-    dv/dt = ({p.el}*mV - v + {p.i_bg}*mV + ge*(0*mV - v) + gi*(-80*mV - v)) / ({p.tau}*ms)
-        : volt (unless refractory)
-    dge/dt = -ge / (5*ms) : 1
-    dgi/dt = -gi / (10*ms) : 1
+    dv/dt = ({p.el}*mV - v + {p.i_bg}*mV + ge*({exc.e_rev}*mV - v) + gi*({inh.e_rev}*mV - v))
+        / ({p.tau}*ms) : volt (unless refractory)
+    dge/dt = -ge / ({exc.tau}*ms) : 1
+    dgi/dt = -gi / ({inh.tau}*ms) : 1
     """
     neurons = NeuronGroup(spec.n, eqs, threshold=f"v > {p.v_th}*mV",
                           reset=f"v = {p.v_reset}*mV", refractory=p.t_ref * ms,
@@ -63,9 +65,8 @@ def build(n, duration_ms, workdir, method="exponential_euler"):
     # Brian's magic network does not see objects held in a list, so the Network is explicit.
     net = Network(neurons)
     for proj in spec.projections:
-        assert proj.tau == (5.0 if proj.pre == "E" else 10.0), proj
         conn = conns[proj.name]
-        target = "ge" if proj.pre == "E" else "gi"
+        target = "ge" if proj.pre == "E" else "gi"  # one tau and E_rev per pre group (COBA)
         syn = Synapses(neurons, neurons, on_pre=f"{target} += {proj.weight}", name=proj.name)
         syn.connect(i=conn.pre_ids.astype(np.int64) + spec.group(proj.pre).start,
                     j=conn.post_ids.astype(np.int64) + spec.group(proj.post).start)

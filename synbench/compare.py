@@ -200,12 +200,6 @@ def select(strategies=None, backends=None) -> tuple[list[registry.Entry], list[R
     return runnable, skipped
 
 
-def check_reference(reference: tuple[str, str]) -> None:
-    """A SynbenchError unless ``reference`` is a (strategy, backend) that can run here."""
-    strategy, backend = reference
-    registry.get(strategy, backend)  # unknown names, missing backend: says which and why
-
-
 def compare(
     spec: NetworkSpec,
     strategies: list[str] | None = None,
@@ -225,7 +219,7 @@ def compare(
     """
     n_steps_for(duration, dt)
     dtype = check_dtype(dtype)
-    check_reference(reference)
+    registry.get(*reference)  # an unknown name or a missing backend: one clear error first
     wanted = "-".join(reference)
     candidates = dict.fromkeys((reference,) + FALLBACK_REFERENCES)
     runnable, skipped = select(strategies, backends)
@@ -262,7 +256,7 @@ def compare(
         reuse = (ref_run is not None and dtype == "float64"
                  and (entry.name, entry.backend) == (ref_run.strategy, ref_run.backend))
         result, why = (ref_run, None) if reuse else attempt(entry.name, entry.backend,
-                                                              dtype=dtype)
+                                                            dtype=dtype)
         row = Row(entry.name, entry.backend, result=result, skipped=why)
         if result is not None and ref_run is not None:
             row.first_difference = result.first_difference(ref_run)
