@@ -124,13 +124,16 @@ class Comparison:
         ax.set_yticks(list(y), [r.label + ("" if r.agrees in ("yes", "") else "  (DISAGREES)")
                                 for r in rows])
         ax.set_xscale("log")
+        ax.set_xlim(right=4 * max((r.result.wall_s for r in rows), default=1.0))  # labels
         ax.set_xlabel(f"run time (s) for {self.duration:g} ms of {self.spec.name.upper()}, "
                       f"n = {self.spec.n}")
         for i, r in enumerate(rows):
             ax.text(r.result.wall_s, i, f" {r.result.wall_s:.3g} s", va="center", fontsize=8)
         ax.set_title("synbench compare: time per strategy and backend (log scale)")
-        handles = [Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
-        ax.legend(handles, list(colors), loc="lower right")
+        present = [b for b in colors if any(r.backend == b for r in rows)]
+        # Upper right is free: the fastest (shortest) bars are at the top.
+        ax.legend([Rectangle((0, 0), 1, 1, color=colors[b]) for b in present], present,
+                  loc="upper right")
         if path is not None:
             fig.tight_layout()
             _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
