@@ -1,4 +1,9 @@
-"""One projection, kernel alone: every (strategy, backend) x n_pre x firing rate."""
+"""One projection, kernel alone: every (strategy, backend) x n_pre x firing rate.
+
+Every entry is checked against ``synbench.core.reference`` before it is timed
+(``common.prepared``). Which strategy wins where is a claim about timings, so it lives
+here, never in a test (DESIGN section 6); the docstrings say what each suite predicts.
+"""
 
 import itertools
 
@@ -30,18 +35,25 @@ class KernelStep:
 
     p = 0.02 at n_pre = 4000, else 80 / n_pre; one weight (0.6), float64; Poisson spikes
     at ``rate_hz`` (dt = 0.1 ms), a different spike vector in every call.
+
+    Predicted: at 1 Hz and n_pre = 64000 (about 50 synaptic events per step against
+    5 x 10^6 synapses) an event-driven strategy wins on every backend, and the matrix
+    strategies do not fit.
     """
 
     params = (ENTRY_IDS, N_PRE, RATES_HZ)
     param_names = ("entry", "n_pre", "rate_hz")
     timeout = 300
     version = 1
+    p = None  # p_for(n_pre)
 
     def setup(self, entry_id, n_pre, rate_hz):
         self.entry = entry_or_skip(entry_id)
-        skip_if_too_big(self.entry, connectivity(n_pre, n_pre, p_for(n_pre)))
+        p = p_for(n_pre) if self.p is None else self.p
+        skip_if_too_big(self.entry, connectivity(n_pre, n_pre, p))
         self.module = backend_module(self.entry)
-        self.data = prepared(entry_id, n_pre)  # built once per process, reused by every sample
+        # Built and checked once per process, reused by every sample.
+        self.data = prepared(entry_id, n_pre, self.p)
         self.spikes = spike_pool(self.entry.backend, n_pre, rate_hz)
         self.decay = np.float64(decay_factor(5.0, DT, "exp_euler"))
         self.state = self.entry.init_state(self.data)
@@ -51,6 +63,24 @@ class KernelStep:
         spikes = self.spikes[next(_calls) % SPIKE_POOL]
         self.state = self.entry.step(self.data, self.state, spikes, self.decay)
         self.module.synchronize(self.entry.conductance(self.data, self.state))
+
+
+class KernelAllToAll(KernelStep):
+    """``KernelStep`` on an all-to-all 500 x 500 projection at high firing rates.
+
+    Predicted by construction (these were once assertions in the tests):
+
+    - NumPy at 2000 Hz (20 % of the pre neurons spike in each step, ~100 per step): one
+      Python iteration per spike in the event loops costs more than one vectorised pass
+      over all 250 000 synapses, so a full-pass strategy (dense, event_dense, csr) wins.
+    - Numba at 200 Hz (2 % spike): a spike costs its fan-out and nothing more, so an
+      event-driven strategy with post-neuron state (pre_slice, pre2post) wins over the
+      matrix strategies (which decay and sum all n_pre x n_post elements every step) and
+      the per-synapse ones (which decay and sum every synapse).
+    """
+
+    params = (ENTRY_IDS, [500], [200, 2000])
+    p = 1.0  # FixedProb(1.0) is all-to-all
 
 
 class KernelPrepare:

@@ -13,17 +13,21 @@ from functools import cache
 import numpy as np
 
 import synbench
-from synbench.core import registry
+from synbench.core import registry, strategies
 from synbench.core.errors import SynbenchError
+from synbench.core.reference import mismatch, reference_conductances, reference_scales
 
 SEED = 20051115  # fixed for ever: changing it changes every benchmark's input
 DT = 0.1
 DTYPE = "float64"
 SPIKE_POOL = 20  # distinct spike vectors cycled through by the kernel benchmarks
 MEMORY_FRACTION = 0.5  # skip what would need more than this share of the free memory
+CHECK_STEPS = 3  # steps checked against the reference before an entry is timed
+CHECK_RATE_HZ = 200.0
+RTOL = {"float32": 1e-5, "float64": 1e-12}
 
 # "strategy-backend" ids for every pair that could exist; setup skips what cannot run.
-ENTRY_IDS = [f"{s}-{b}" for b in registry.BACKENDS for s in registry.STRATEGIES]
+ENTRY_IDS = [f"{s}-{b}" for b in registry.BACKENDS for s in strategies.names()]
 
 
 def entry_or_skip(entry_id):
@@ -51,10 +55,34 @@ def connectivity(n_pre, n_post, p):
 
 
 @cache
-def prepared(entry_id, n_pre):
-    """The entry's data for the square projection ``connectivity(n_pre, n_pre, p_for(n_pre))``."""
+def prepared(entry_id, n_pre, p=None):
+    """The entry's data for the square projection ``connectivity(n_pre, n_pre, p)``
+    (``p`` defaults to ``p_for(n_pre)``), checked against the reference once."""
     entry = entry_or_skip(entry_id)
-    return entry.prepare(connectivity(n_pre, n_pre, p_for(n_pre)), 0.6, DTYPE)
+    conn = connectivity(n_pre, n_pre, p_for(n_pre) if p is None else p)
+    data = entry.prepare(conn, 0.6, DTYPE)
+    check_against_reference(entry, data, conn, 0.6)
+    return data
+
+
+def check_against_reference(entry, data, conn, weight, dtype=DTYPE):
+    """Raise unless ``entry`` computes what ``synbench.core.reference`` does, step by step.
+
+    A benchmark of a wrong kernel would be a number about nothing: asv reports it failed.
+    """
+    module = backend_module(entry)
+    spikes = spike_train(conn.n_pre, CHECK_RATE_HZ, CHECK_STEPS)
+    decay = np.dtype(dtype).type(np.exp(-DT / 5.0))
+    expected = reference_conductances(conn, weight, spikes, decay)
+    scales = reference_scales(conn, weight, spikes, decay)
+    state = entry.init_state(data)
+    for k, s in enumerate(spikes):
+        state = entry.step(data, state, module.asarray(s), decay)
+        g = module.to_numpy(entry.conductance(data, state))
+        problem = mismatch(g, expected[k], scales[k], RTOL[dtype])
+        if problem is not None:
+            raise AssertionError(f"{entry.id} disagrees with the reference at step {k}: "
+                                 f"{problem}")
 
 
 def spike_train(n_pre, rate_hz, n_steps, seed=SEED):

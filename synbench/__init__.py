@@ -7,8 +7,9 @@
 Importing synbench loads neither JAX nor CuPy; each backend is imported when first used.
 """
 
+from ._version import __version__
 from .compare import compare
-from .core import connect, registry
+from .core import connect, registry, strategies, synapses
 from .core.connect import (
     All2All,
     Connectivity,
@@ -30,11 +31,10 @@ from .core.registry import KERNEL_API_VERSION
 from .fastest import clear_fastest_cache, fastest
 from .run import RunResult, run
 
-__version__ = "0.1.0"
-
 __all__ = [
     "KERNEL_API_VERSION", "All2All", "Connectivity", "FixedPostNum", "FixedPreNum", "FixedProb",
     "GaussianProb", "GridEight", "GridFour", "GridN", "IJConn", "MatConn", "NetworkSpec",
     "One2One", "RunResult", "SynbenchError", "coba", "cobahh", "compare", "connect", "network",
-    "odeint", "registry", "run", "fastest", "clear_fastest_cache",
+    "odeint", "registry", "run", "fastest", "clear_fastest_cache", "strategies", "synapses",
+    "__version__",
 ]

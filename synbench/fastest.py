@@ -14,11 +14,12 @@ How it times (DESIGN section 6 says figures are ratios measured in one run; this
 
 - candidates are the available entries of the backend whose structures and state fit in
   80 % of the backend's free memory; the others are reported with the reason;
-- each candidate is first checked against an independent reference computed with
-  scipy.sparse in float64 from the user's weights: one step from zero state,
-  ``g = W^T s``, then a second step that also checks the decay (relative 1e-12 in
-  float64, 1e-5 in float32, relative to ``|W|^T s`` so that mixed-sign weights are
-  judged fairly); a candidate that disagrees is excluded and reported;
+- each candidate is first checked against the independent reference
+  (:mod:`synbench.core.reference`, scipy.sparse in float64 from the user's weights): one
+  step from zero state, ``g = W^T s``, then a second step that also checks the decay
+  (relative 1e-12 in float64, 1e-5 in float32, relative to ``|W|^T s`` so that
+  mixed-sign weights are judged fairly); a candidate that disagrees is excluded and
+  reported;
 - spikes are fixed-seed Poisson trains (seed 0) at ``rate_hz`` with dt = 0.1 ms, a pool of
   steps replayed from its start in every timed batch; one step is ``entry.step`` then
   ``entry.conductance``; each batch ends with the backend's ``synchronize`` of the last
@@ -60,8 +61,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._version import __version__
 from .core import registry
 from .core.errors import SynbenchError
+from .core.reference import mismatch, reference_conductances, reference_scales
 
 DT_MS = 0.1
 TAU_MS = 5.0  # the decay used while timing: exp(-dt / tau_exc) of COBA
@@ -482,38 +485,28 @@ def _candidates(backend, strategies):
 
 
 class _Reference:
-    """Two steps of g = decay g + W^T s from zero state, with scipy.sparse in float64.
+    """Two steps of ``synbench.core.reference`` from zero state: spikes, g and scale.
 
-    Independent of every kernel. The spike density is chosen so that no post neuron
-    sums more than about CHECK_TERMS weights in a step: float32's worst-case rounding of
-    such a sum (CHECK_TERMS x 2^-24 of its size) stays below the 1e-5 tolerance, so a
-    correct kernel is never excluded, while a wrong index or weight still shows.
+    The spike density is chosen so that no post neuron sums more than about CHECK_TERMS
+    weights in a step: float32's worst-case rounding of such a sum (CHECK_TERMS x 2^-24
+    of its size) stays below the 1e-5 tolerance, so a correct kernel is never excluded,
+    while a wrong index or weight still shows.
     """
 
     def __init__(self, conn, weight, dtype):
-        import scipy.sparse
-
-        pre_ids, post_ids = conn.require("pre_ids", "post_ids")
-        values = np.broadcast_to(weight, (conn.n_syn,)).astype(np.float64)
-        shape = (conn.n_pre, conn.n_post)
-        w_t = scipy.sparse.csr_matrix((values, (pre_ids, post_ids)), shape=shape).T.tocsr()
-        abs_w_t = abs(w_t)
-        fan_in = int(np.bincount(post_ids, minlength=1).max()) if conn.n_syn else 1
+        fan_in = int(np.bincount(conn.post_ids, minlength=1).max()) if conn.n_syn else 1
         fraction = min(CHECK_SPIKE_FRACTION, CHECK_TERMS / fan_in)
         rng = np.random.default_rng(SEED + 1)
         self.decay = np.dtype(dtype).type(math.exp(-DT_MS / TAU_MS))
-        self.spikes, self.g, self.scale = [], [], []
-        g = scale = np.zeros(conn.n_post)
+        self.spikes = []
         for _ in range(2):
             spikes = rng.random(conn.n_pre) < fraction
             if conn.n_pre and not spikes.any():
                 spikes[rng.integers(conn.n_pre)] = True
-            s = spikes.astype(np.float64)
-            g = float(self.decay) * g + w_t @ s
-            scale = float(self.decay) * scale + abs_w_t @ s  # the size of what was summed
             self.spikes.append(spikes)
-            self.g.append(g)
-            self.scale.append(scale)
+        self.g = reference_conductances(conn, weight, self.spikes, self.decay)
+        # The size of what was summed: tolerances relative to it judge mixed signs fairly.
+        self.scale = reference_scales(conn, weight, self.spikes, self.decay)
 
 
 def _check_steps(entry, module, conn, weight, dtype, reference, data=None) -> str | None:
@@ -536,14 +529,10 @@ def _check_steps(entry, module, conn, weight, dtype, reference, data=None) -> st
             zip(results, reference.g, reference.scale, strict=True), 1):
         if g.shape != (conn.n_post,):
             return f"conductance has shape {g.shape}, expected ({conn.n_post},)"
-        error = np.abs(g - expected)
-        bad = ~(error <= RTOL[dtype] * scale)  # NaN counts as bad
-        if bad.any():
-            j = int(np.flatnonzero(bad)[0])
-            rel = error[j] / scale[j] if scale[j] else math.inf
+        problem = mismatch(g, expected, scale, RTOL[dtype])
+        if problem is not None:
             return (f"disagrees with the reference (scipy.sparse, float64) at step {k}, "
-                    f"post {j}: {g[j]!r} vs {expected[j]!r} (relative {rel:.2g} > "
-                    f"{RTOL[dtype]:g}); {int(bad.sum())} of {conn.n_post} post neurons differ")
+                    f"{problem}")
     return None
 
 
@@ -743,12 +732,6 @@ def _library_versions(backend, module) -> dict:
     return versions
 
 
-def _synbench_version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 def _cache_file(key) -> Path:
     blob = json.dumps({"key": key, "machine": _machine()}, sort_keys=True)
     return cache_dir() / f"fastest-{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
@@ -773,7 +756,7 @@ def _load(key) -> dict | None:
         warnings.warn(f"ignoring corrupted synbench cache file {path}: {problem}", CacheWarning,
                       stacklevel=3)
         return None
-    if (record["synbench_version"] != _synbench_version()
+    if (record["synbench_version"] != __version__
             or record["kernel_api_version"] != registry.KERNEL_API_VERSION
             or record["machine"] != _machine() or record["key"] != json.loads(json.dumps(key))):
         return None  # another version or machine: not an error, just not ours
@@ -813,7 +796,7 @@ def _malformed(record) -> str | None:
 
 def _store(key, result: FastestResult) -> None:
     record = {
-        "format": CACHE_FORMAT, "synbench_version": _synbench_version(),
+        "format": CACHE_FORMAT, "synbench_version": __version__,
         "kernel_api_version": registry.KERNEL_API_VERSION, "machine": _machine(),
         "key": key, "winner": result.entry.name,
         "table": [list(t) for t in result.table], "skipped": result.skipped,

@@ -27,6 +27,7 @@ ROOT = Path(__file__).parent.parent
 SMOKE = [
     ("bench_kernels.KernelStep.time_step", ("'pre_slice-numpy'", "1000", "10")),
     ("bench_kernels.KernelStep.time_step", ("'csr-numba'", "1000", "10")),
+    ("bench_kernels.KernelAllToAll.time_step", ("'csr-numpy'", "500", "2000")),
     ("bench_kernels.KernelPrepare.peakmem_prepare", ("'csr-numpy'", "1000")),
     ("bench_kernels.KernelMemory.track_bytes_per_synapse", ("'pre_slice-numpy'", "1000")),
     ("bench_networks.CobaCompile.track_compile_s", ("'pre_slice-numpy'", "4000")),

@@ -1,8 +1,10 @@
-"""``synbench.fastest``: the winner where it is predictable, the reference check, the cache.
+"""``synbench.fastest``: a winner that agrees with the reference, the checks, the cache.
 
 Every test gets its own empty cache directory (``SYNBENCH_CACHE_DIR`` -> tmp_path) and
 small tuning budgets. Cache hits are told by the module's counter of tuning runs
-(``TIMINGS_RUN``), never by time.
+(``TIMINGS_RUN``), never by time, and no test asserts which strategy wins a race
+(DESIGN section 6): the predicted winners are benchmarks (benchmarks/bench_kernels.py,
+``KernelAllToAll``), and the tests check that whichever wins is correct.
 """
 
 import dataclasses
@@ -10,6 +12,7 @@ import importlib
 import json
 import math
 import time
+import types
 import warnings
 
 import numba
@@ -21,6 +24,7 @@ import synbench
 from synbench.core import registry
 from synbench.core.connect import All2All, Connectivity, FixedProb, IJConn
 from synbench.core.errors import SynbenchError
+from synbench.core.reference import reference_conductances
 
 # The module itself (``synbench.fastest`` may be the function once it is exported).
 fm = importlib.import_module("synbench.fastest")
@@ -40,14 +44,6 @@ def _cache_files(directory):
     return sorted(directory.glob("fastest-*.json"))
 
 
-def _reference_step(conn, weight, spikes, g0=None, decay=DECAY):
-    """g = decay g0 + W^T s by a per-synapse bincount (independent of every kernel)."""
-    pre_ids, post_ids = conn.require("pre_ids", "post_ids")
-    w = np.broadcast_to(np.asarray(weight, dtype=np.float64), (conn.n_syn,))
-    added = np.bincount(post_ids, weights=w * spikes[pre_ids], minlength=conn.n_post)
-    return added if g0 is None else decay * g0 + added
-
-
 def _assert_one_step_matches(result, conn, weight=1.0, dtype="float64"):
     entry = result.entry
     module = registry.BACKENDS[entry.backend].load()
@@ -56,8 +52,17 @@ def _assert_one_step_matches(result, conn, weight=1.0, dtype="float64"):
     state = entry.step(data, entry.init_state(data), module.asarray(spikes),
                        np.dtype(dtype).type(DECAY))
     g = module.to_numpy(entry.conductance(data, state))
-    np.testing.assert_allclose(g, _reference_step(conn, weight, spikes),
-                               rtol=1e-12 if dtype == "float64" else 1e-5, atol=0)
+    (expected,) = reference_conductances(conn, weight, [spikes], DECAY)
+    np.testing.assert_allclose(g, expected, rtol=1e-12 if dtype == "float64" else 1e-5, atol=0)
+
+
+def _assert_winner_is_a_checked_candidate(result, conn):
+    """The winner was timed, no timed candidate disagreed, and the winner is right."""
+    timed = {t.strategy for t in result.table}
+    assert result.entry.name in timed, str(result)
+    assert result.ranking()[0][0] == result.entry.name
+    assert not timed & set(result.skipped)
+    _assert_one_step_matches(result, conn)
 
 
 @pytest.fixture(scope="module")
@@ -73,51 +78,27 @@ def _small_conn(seed=0):
     return FixedProb(0.1, seed=seed).build(200, 150)
 
 
-# --- the winner where it is predictable by construction ---
-
-# All-to-all, 500 x 500, at a high rate. Measured (seconds per step, this suite's own
-# tuner, 2-core x86 CPU):
-#   numpy  200 Hz: pre2post 49 us, pre_slice 58, event_dense 94, csr 201, dense 314
-#   numpy 2000 Hz: event_dense 123 us, csr 200, dense 306, pre2post 465, pre_slice 566
-#   numba  200 Hz: pre_slice 8 us, pre2post 51, event_dense 51, dense 79, csr 332
-#   numba 2000 Hz: pre_slice 54 us, pre2post 73, event_dense 87, dense 93, csr 330
-# So {dense, event_dense} is not the honest family on either backend at 200 Hz.
-# What is predictable by construction:
-# - NumPy pays one Python iteration (a few us) per spike in the event loops; at
-#   2000 Hz (20 % of the pre neurons spike in each 0.1 ms step, ~100 per step) that
-#   costs more than one vectorised pass over all 250 000 synapses, so the winner makes
-#   full passes: the matrix strategies or the library mat-vec (4x margin measured).
-# - Numba compiles the event loop, so a spike costs its fan-out and nothing more. A
-#   post-state event-driven strategy does (rate x dt) x n_syn additions plus n_post
-#   decays, while a matrix strategy decays and column-sums all n_pre x n_post elements
-#   every step whatever the rate, and a per-synapse strategy decays and sums n_syn
-#   values. At 200 Hz (2 % spiking) the post-state event loop wins (6x margin measured).
-ALL_TO_ALL = [
-    ("numpy", 2000.0, {"dense", "event_dense", "csr"}),  # vectorised full passes
-    ("numba", 200.0, {"pre_slice", "pre2post"}),  # compiled event loop, post-neuron state
-]
+# --- the winner is a candidate that agrees with the reference ---
 
 
-@pytest.mark.parametrize("backend, rate, family", ALL_TO_ALL, ids=["numpy-2000Hz", "numba-200Hz"])
-def test_all_to_all_at_a_high_rate_picks_the_predicted_family(backend, rate, family):
+@pytest.mark.parametrize("backend, rate", [("numpy", 2000.0), ("numba", 200.0)],
+                         ids=["numpy-2000Hz", "numba-200Hz"])
+def test_all_to_all_at_a_high_rate_picks_a_checked_candidate(backend, rate):
     conn = All2All().build(500, 500)
     result = fastest(conn, backend=backend, rate_hz=rate, budget_s=8.0)
     assert result.entry.backend == backend
-    assert result.entry.name in family, str(result)
-    _assert_one_step_matches(result, conn)
+    _assert_winner_is_a_checked_candidate(result, conn)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_sparse_at_a_low_rate_picks_an_event_driven_strategy(backend, sparse_conn):
-    # 10^5 x 10^5 at p = 1e-4 (10^6 synapses), 1 Hz: ~10 spikes and ~100 synaptic
-    # events per step against 10^6 synapses for a full pass: event-driven wins by
-    # construction, and the matrix strategies (10^10 elements) cannot even fit.
+def test_sparse_skips_what_cannot_fit_and_picks_a_checked_candidate(backend, sparse_conn):
+    # 10^5 x 10^5 at p = 1e-4 (10^6 synapses): the matrix strategies (10^10 elements)
+    # cannot fit, and say how much they would need.
     result = fastest(sparse_conn, backend=backend, rate_hz=1.0, budget_s=8.0)
-    assert result.entry.event_driven and result.entry.state != "matrix", str(result)
     for name in ("dense", "event_dense"):
         assert "needs about" in result.skipped[name]
         assert name not in {t.strategy for t in result.table}
-    _assert_one_step_matches(result, sparse_conn)
+    _assert_winner_is_a_checked_candidate(result, sparse_conn)
 
 
 # --- what the result says ---
@@ -129,7 +110,9 @@ def test_result_table_string_and_usage():
     assert result.rates_hz == (1.0, 10.0, 50.0)
     assert "mean seconds per step over 1, 10, 50 Hz" in result.criterion
     timed = {t.strategy for t in result.table}
-    assert timed | set(result.skipped) == set(registry.STRATEGIES)
+    numpy_strategies = {e.name for e in registry.entries(available_only=False)
+                        if e.backend == "numpy"}
+    assert timed | set(result.skipped) == numpy_strategies
     for name in timed:  # every timed strategy at every rate, in seconds per step
         rows = [t for t in result.table if t.strategy == name]
         assert sorted(t.rate_hz for t in rows) == [1.0, 10.0, 50.0]
@@ -206,11 +189,25 @@ def test_budget_bounds_the_tuning_and_an_incomplete_tuning_is_not_cached(cache_d
     assert _cache_files(cache_dir) == []
     fastest(conn, backend="numpy", rate_hz=10.0, budget_s=1e-6)
     assert fm.TIMINGS_RUN == before + 2
-    # A real budget is an upper bound on the whole call (loosely: machines are noisy).
-    start = time.perf_counter()
-    result = fastest(conn, backend="numpy", rate_hz=None, budget_s=0.5, cache=False)
-    assert time.perf_counter() - start < 0.5 + 1.0
-    assert result.tuning_s <= time.perf_counter() - start
+
+
+def test_budget_bounds_the_whole_call_on_a_clock_we_control(monkeypatch):
+    # Every reading of the clock advances it by 1 ms, so the tuning's own reasoning
+    # about time is exact and repeatable: no wall-clock time is asserted.
+    now = 0.0
+
+    def perf_counter():
+        nonlocal now
+        now += 1e-3
+        return now
+
+    monkeypatch.setattr(fm, "time", types.SimpleNamespace(perf_counter=perf_counter,
+                                                          strftime=time.strftime))
+    budget_s = 0.5
+    result = fastest(_small_conn(), backend="numpy", rate_hz=None, budget_s=budget_s,
+                     cache=False)
+    assert 0 < result.tuning_s <= budget_s * 1.05, result.tuning_s
+    assert result.table
 
 
 # --- the cache ---
@@ -320,11 +317,11 @@ def test_cache_directory_follows_xdg_when_not_overridden(monkeypatch, tmp_path):
 # --- the kernel API, and the winner inside the user's own compiled loop ---
 
 
-def test_kernel_api_version_and_every_entry_exposes_the_four_callables():
-    assert isinstance(registry.KERNEL_API_VERSION, int) and registry.KERNEL_API_VERSION == 1
+def test_kernel_api_version_and_every_entry_exposes_the_five_callables():
+    assert isinstance(registry.KERNEL_API_VERSION, int) and registry.KERNEL_API_VERSION == 2
     assert synbench.KERNEL_API_VERSION == registry.KERNEL_API_VERSION
     for entry in registry.entries():
-        for name in ("prepare", "init_state", "step", "conductance"):
+        for name in ("prepare", "init_state", "deliver", "conductance", "step"):
             assert callable(getattr(entry, name)), f"{entry.id} lacks {name}"
 
 
@@ -345,9 +342,8 @@ def test_numba_winner_inside_a_user_njit_loop(sparse_conn):
     spike_train = np.random.default_rng(4).random((6, sparse_conn.n_pre)) < 0.01
     data = result.entry.prepare(sparse_conn, weight, "float64")
     trace = simulate(data, result.entry.init_state(data), spike_train, DECAY)
-    g = None
-    for t, spikes in enumerate(spike_train):
-        g = _reference_step(sparse_conn, weight, spikes, g)
+    expected = reference_conductances(sparse_conn, weight, spike_train, DECAY)
+    for t, g in enumerate(expected):
         np.testing.assert_allclose(trace[t], g, rtol=1e-12, atol=0, err_msg=f"step {t}")
 
 
@@ -369,9 +365,8 @@ def test_jax_winner_inside_a_user_jit_scan():
 
     spike_train = np.random.default_rng(4).random((5, conn.n_pre)) < 0.1
     trace = np.asarray(simulate(spike_train))
-    g = None
-    for t, spikes in enumerate(spike_train):
-        g = _reference_step(conn, 0.5, spikes, g, decay=float(np.float32(DECAY)))
+    expected = reference_conductances(conn, 0.5, spike_train, np.float32(DECAY))
+    for t, g in enumerate(expected):
         np.testing.assert_allclose(trace[t], g, rtol=1e-5, atol=0, err_msg=f"step {t}")
 
 

@@ -16,21 +16,18 @@ jax = pytest.importorskip("jax", reason="JAX not installed: pip install 'synbenc
 jnp = jax.numpy
 
 from synbench import coba, cobahh, registry, run  # noqa: E402
+from synbench.core import strategies  # noqa: E402
 from synbench.core.connect import FixedProb  # noqa: E402
-from synbench.impls import jax_backend  # noqa: E402
+from synbench.core.reference import reference_conductances  # noqa: E402
+from synbench.impls import jax as jax_backend  # noqa: E402
 
-REFERENCE = registry.reference()
-EVENT_DRIVEN = sorted(jax_backend.EVENT_ADDERS)
+# The strategies whose runner path goes through their block adder.
+EVENT_DRIVEN = sorted(e.name for e in registry.entries()
+                      if e.backend == "jax" and "add_events" in e.extras)
 
 
 def _reference_trace(conn, weight, spikes, decay):
-    data = REFERENCE.prepare(conn, weight, "float64")
-    state = REFERENCE.init_state(data)
-    out = []
-    for s in spikes:
-        state = REFERENCE.step(data, state, s, decay)
-        out.append(np.array(REFERENCE.conductance(data, state)))
-    return np.array(out)
+    return np.array(reference_conductances(conn, weight, spikes, decay))
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +98,6 @@ def test_kernel_inside_users_own_jit_and_scan(name, dtype, conn):
     np.testing.assert_allclose(np.asarray(trace), expected, rtol=rtol, atol=0)
 
 
-@pytest.mark.slow
 def test_float64_does_not_leak_x64_into_the_caller():
     assert jnp.zeros(3).dtype == np.float32, "x64 must be off before the test"
     result = run(coba(200, p=0.1), "pre_slice", "jax", duration=5.0, dtype="float64")
@@ -114,7 +110,6 @@ def test_float64_does_not_leak_x64_into_the_caller():
     assert not jax.config.jax_enable_x64
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_runner_state_keeps_its_dtype(dtype):
     spec = coba(200, p=0.1)
@@ -128,7 +123,6 @@ def test_runner_state_keeps_its_dtype(dtype):
     assert all(g.dtype == np.dtype(dtype) for g in sim.carry["g"])
 
 
-@pytest.mark.slow
 def test_short_last_chunk_does_not_recompile_and_overflow_loses_nothing():
     spec = coba(300, p=0.1, seed=2)
     conns = spec.connectivity()
@@ -152,21 +146,21 @@ def test_short_last_chunk_does_not_recompile_and_overflow_loses_nothing():
 
 
 def test_importing_synbench_does_not_import_jax():
-    code = "import sys, synbench; synbench.registry.STRATEGIES; print('jax' in sys.modules)"
+    code = ("import sys, synbench; synbench.core.strategies.names(); "
+            "print('jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_jax_entries_are_registered_with_numpy_metadata():
-    for name in registry.STRATEGIES:
+    for name in strategies.names():
         jax_entry = registry.get(name, "jax")
         numpy_entry = registry.get(name, "numpy")
         assert (jax_entry.state, jax_entry.event_driven) == (
             numpy_entry.state, numpy_entry.event_driven)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("network", [coba, cobahh])
 def test_fused_projections_change_nothing(network):
     # E2E+E2I and I2E+I2I run as two kernel calls: the same raster, and the same state up

@@ -1,18 +1,30 @@
 """Every registered (strategy, backend) against the reference, one step at a time.
 
 Parametrized over ``registry.entries()``: a new entry is tested with no new test code.
-The reference is NumPy ``dense`` in float64 (DESIGN section 5).
+The reference is the independent oracle ``synbench.core.reference`` (scipy.sparse,
+float64; DESIGN section 5). Each check is a plain function, so that a strategy declared
+inside a test (test_registry.py) goes through exactly the same checks.
 """
+
+import contextlib
 
 import numpy as np
 import pytest
 
-from synbench.core import registry
+from synbench.core import registry, strategies
 from synbench.core.connect import All2All, FixedPostNum, FixedProb, IJConn, One2One
 from synbench.core.errors import SynbenchError
+from synbench.core.reference import mismatch, reference_conductances, reference_scales
+from synbench.core.synapses import Exponential
 
 ENTRIES = registry.entries()
-REFERENCE = registry.reference()
+TAU, DT = 5.0, 0.1
+RTOL = {"float64": 1e-12, "float32": 1e-5}
+# Where decay-then-deliver and the one-call step run the same operations in the same
+# order, they agree bit for bit; a compiler that fuses the step (XLA, nvcc) may round
+# once instead of twice.
+BIT_EXACT_BACKENDS = ("numpy", "numba")
+FUSED_RTOL = {"float64": 1e-12, "float32": 1e-6}
 
 
 def _case_empty_rows_and_columns():
@@ -30,14 +42,27 @@ CONNECTIVITIES = {
     "fixedpostnum": lambda: FixedPostNum(3, seed=1).build(9, 11),
     "no_synapses": lambda: IJConn([], []).build(4, 3),
 }
+# The v2 checks run on two of them (JAX compiles anew for every shape): one random,
+# one with empty rows and columns and a post neuron fed by three pre neurons.
+V2_CASES = ["fixedprob", "empty_rows_cols"]
+
+
+def _module(backend):
+    return registry.BACKENDS[backend].load()
 
 
 def _to_numpy(backend, x):
-    return registry.BACKENDS[backend].load().to_numpy(x)
+    return _module(backend).to_numpy(x)
 
 
 def _asarray(backend, x):
-    return registry.BACKENDS[backend].load().asarray(x)
+    return _module(backend).asarray(x)
+
+
+def _precision(backend, dtype):
+    """The backend's context that keeps ``dtype`` (JAX's x64 for float64), if it has one."""
+    precision = getattr(_module(backend), "precision", None)
+    return precision(dtype) if precision is not None else contextlib.nullcontext()
 
 
 def _spike_train(n_pre, n_steps=12, seed=0):
@@ -49,43 +74,99 @@ def _spike_train(n_pre, n_steps=12, seed=0):
     return spikes
 
 
+def _amplitude_train(n_pre, dtype, n_steps=6, seed=2):
+    """Float amplitudes per pre neuron: a third zero, mixed signs, a silent step and 1.0s."""
+    rng = np.random.default_rng(seed)
+    amplitudes = rng.uniform(-2.0, 2.0, (n_steps, n_pre))
+    amplitudes[rng.random((n_steps, n_pre)) < 1 / 3] = 0.0
+    amplitudes[:, 0] = 0.0
+    amplitudes[2] = 0.0
+    amplitudes[3, ::2] = 1.0  # a spike's amplitude
+    return amplitudes.astype(dtype)
+
+
 def _weight(conn, kind):
     if kind == "scalar":
         return 0.75
     return np.random.default_rng(1).uniform(0.5, 1.5, conn.n_syn)
 
 
-def _reference_trace(conn, weight, spikes, decay):
-    data = REFERENCE.prepare(conn, weight, "float64")
-    state = REFERENCE.init_state(data)
-    out = []
-    for s in spikes:
-        state = REFERENCE.step(data, state, s, decay)
-        out.append(np.array(REFERENCE.conductance(data, state)))
-    return out
+def _decay(dtype):
+    (decay,) = Exponential(TAU).factors(DT)
+    return np.dtype(dtype).type(decay)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("weight_kind", ["scalar", "per_synapse"])
-@pytest.mark.parametrize("case", list(CONNECTIVITIES))
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
-def test_every_step_matches_reference(entry, case, weight_kind, dtype):
+# --- the checks, one function each (test_registry.py runs them on a toy strategy) ---
+
+
+def check_every_step_matches_reference(entry, case, weight_kind, dtype):
+    """The v1 one-call ``step`` then ``conductance`` equals the oracle after every step."""
     conn = CONNECTIVITIES[case]()
     weight = _weight(conn, weight_kind)
     spikes = _spike_train(conn.n_pre)
-    decay = np.exp(-0.1 / 5.0)
-    expected = _reference_trace(conn, weight, spikes, decay)
+    decay = _decay(dtype)
+    expected = reference_conductances(conn, weight, spikes, decay)
 
     data = entry.prepare(conn, weight, dtype)
     state = entry.init_state(data)
-    rtol = 1e-12 if dtype == "float64" else 1e-5
     for k, s in enumerate(spikes):
-        state = entry.step(data, state, _asarray(entry.backend, s), np.dtype(dtype).type(decay))
+        state = entry.step(data, state, _asarray(entry.backend, s), decay)
         g = _to_numpy(entry.backend, entry.conductance(data, state))
         assert g.shape == (conn.n_post,)
         assert g.dtype == np.dtype(dtype), f"{entry.id} returned {g.dtype}"
-        np.testing.assert_allclose(g, expected[k], rtol=rtol, atol=0,
+        np.testing.assert_allclose(g, expected[k], rtol=RTOL[dtype], atol=0,
                                    err_msg=f"{entry.id} differs at step {k}")
+
+
+def check_step_is_advance_then_deliver(entry, case, weight_kind, dtype):
+    """``step(data, s, spikes, decay)`` equals ``Exponential.advance`` then ``deliver``."""
+    conn = CONNECTIVITIES[case]()
+    weight = _weight(conn, weight_kind)
+    decay = _decay(dtype)
+    model = Exponential(TAU)
+    exact = entry.backend in BIT_EXACT_BACKENDS
+    with _precision(entry.backend, dtype):
+        data = entry.prepare(conn, weight, dtype)
+        one_call, two_parts = entry.init_state(data), entry.init_state(data)
+        for k, s in enumerate(_spike_train(conn.n_pre)):
+            spikes = _asarray(entry.backend, s)
+            one_call = entry.step(data, one_call, spikes, decay)
+            (two_parts,) = model.advance((two_parts,), (decay,))
+            two_parts = entry.deliver(data, two_parts, spikes)
+            for what, a, b in (
+                    ("state", one_call, two_parts),
+                    ("conductance", entry.conductance(data, one_call),
+                     entry.conductance(data, two_parts))):
+                a, b = _to_numpy(entry.backend, a), _to_numpy(entry.backend, b)
+                message = f"{entry.id}: {what} differs at step {k}"
+                assert a.dtype == b.dtype == np.dtype(dtype), message
+                if exact:
+                    np.testing.assert_array_equal(a, b, err_msg=message)
+                else:
+                    np.testing.assert_allclose(a, b, rtol=FUSED_RTOL[dtype], atol=0,
+                                               err_msg=message)
+
+
+def check_float_amplitudes_match_reference(entry, case, weight_kind, dtype):
+    """``deliver`` with one float amplitude per pre neuron (zeros, negatives) equals the
+    oracle, step after step of ``Exponential.advance`` then ``deliver``."""
+    conn = CONNECTIVITIES[case]()
+    weight = _weight(conn, weight_kind)
+    decay = _decay(dtype)
+    amplitudes = _amplitude_train(conn.n_pre, dtype)
+    expected = reference_conductances(conn, weight, amplitudes, decay)
+    # Mixed signs cancel: the tolerance is relative to the size of what was summed.
+    scales = reference_scales(conn, weight, amplitudes, decay)
+    with _precision(entry.backend, dtype):
+        data = entry.prepare(conn, weight, dtype)
+        state = entry.init_state(data)
+        for k, events in enumerate(amplitudes):
+            (state,) = Exponential(TAU).advance((state,), (decay,))
+            state = entry.deliver(data, state, _asarray(entry.backend, events))
+            g = _to_numpy(entry.backend, entry.conductance(data, state))
+            assert g.dtype == np.dtype(dtype), f"{entry.id} returned {g.dtype}"
+            problem = mismatch(g, expected[k], scales[k], RTOL[dtype])
+            assert problem is None, f"{entry.id} differs at step {k}: {problem}"
 
 
 def _run_steps(entry, conn, weight, spike_rows, decay=0.5):
@@ -96,8 +177,7 @@ def _run_steps(entry, conn, weight, spike_rows, decay=0.5):
     return _to_numpy(entry.backend, entry.conductance(data, state))
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
-def test_one_to_one_by_hand(entry):
+def check_one_to_one_by_hand(entry):
     # Neuron 1 spikes at step 0 and neuron 2 at step 1; decay 0.5 per step.
     # After step 0: g = [0, w, 0]; after step 1: [0, w/2, w].
     conn = One2One().build(3, 3)
@@ -105,8 +185,7 @@ def test_one_to_one_by_hand(entry):
     np.testing.assert_array_equal(g, [0.0, 1.0, 2.0])
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
-def test_all_to_all_by_hand(entry):
+def check_all_to_all_by_hand(entry):
     # Per-synapse weights w[i, j] = 10 i + j (canonical order is row-major here).
     # Pre 0 and 2 spike at step 0; pre 1 at step 1; decay 0.5:
     # g_j = 0.5 * (w[0, j] + w[2, j]) + w[1, j] = 0.5 * (2 j + 20) + 10 + j = 20 + 2 j.
@@ -116,25 +195,83 @@ def test_all_to_all_by_hand(entry):
     np.testing.assert_array_equal(g, [20.0, 22.0, 24.0, 26.0])
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
-def test_silent_pre_neuron_adds_nothing(entry):
+def check_silent_pre_neuron_adds_nothing(entry):
     # Pre 0 -> posts 0, 1; pre 1 -> post 1. Only pre 1 spikes: post 0 stays at 0.
     conn = IJConn([0, 0, 1], [0, 1, 1]).build(2, 2)
     g = _run_steps(entry, conn, np.array([5.0, 7.0, 3.0]), [[0, 1]])
     np.testing.assert_array_equal(g, [0.0, 3.0])
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
-def test_nan_weight_is_refused(entry):
+def check_nan_weight_is_refused(entry):
     conn = All2All().build(2, 2)
     with pytest.raises(SynbenchError, match="NaN or inf"):
         entry.prepare(conn, np.array([1.0, np.nan, 1.0, 1.0]), "float64")
 
 
+#: Every check of one entry that takes no other argument.
+ENTRY_CHECKS = (check_one_to_one_by_hand, check_all_to_all_by_hand,
+                check_silent_pre_neuron_adds_nothing, check_nan_weight_is_refused)
+#: Every check of one entry on one (connectivity, weight kind, dtype).
+CASE_CHECKS = (check_every_step_matches_reference, check_step_is_advance_then_deliver,
+               check_float_amplitudes_match_reference)
+
+
+# --- the tests: each check on every entry ---
+
+each_entry = pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
+each_case = pytest.mark.parametrize("case", list(CONNECTIVITIES))
+each_weight_kind = pytest.mark.parametrize("weight_kind", ["scalar", "per_synapse"])
+each_dtype = pytest.mark.parametrize("dtype", ["float64", "float32"])
+
+
+@each_dtype
+@each_weight_kind
+@each_case
+@each_entry
+def test_every_step_matches_reference(entry, case, weight_kind, dtype):
+    check_every_step_matches_reference(entry, case, weight_kind, dtype)
+
+
+@each_dtype
+@each_weight_kind
+@pytest.mark.parametrize("case", V2_CASES)
+@each_entry
+def test_step_is_advance_then_deliver(entry, case, weight_kind, dtype):
+    check_step_is_advance_then_deliver(entry, case, weight_kind, dtype)
+
+
+@each_dtype
+@each_weight_kind
+@pytest.mark.parametrize("case", V2_CASES)
+@each_entry
+def test_float_amplitudes_match_reference(entry, case, weight_kind, dtype):
+    check_float_amplitudes_match_reference(entry, case, weight_kind, dtype)
+
+
+@each_entry
+def test_one_to_one_by_hand(entry):
+    check_one_to_one_by_hand(entry)
+
+
+@each_entry
+def test_all_to_all_by_hand(entry):
+    check_all_to_all_by_hand(entry)
+
+
+@each_entry
+def test_silent_pre_neuron_adds_nothing(entry):
+    check_silent_pre_neuron_adds_nothing(entry)
+
+
+@each_entry
+def test_nan_weight_is_refused(entry):
+    check_nan_weight_is_refused(entry)
+
+
 def test_registry_lists_every_strategy_on_numpy_and_numba():
     names = {(e.name, e.backend) for e in ENTRIES}
     for backend in ("numpy", "numba"):
-        missing = [s for s in registry.STRATEGIES if (s, backend) not in names]
+        missing = [s for s in strategies.names() if (s, backend) not in names]
         assert not missing, f"{backend} lacks {missing}"
 
 
@@ -156,7 +293,7 @@ def test_missing_backend_is_listed_with_reason_and_install_hint(monkeypatch):
     real_import = importlib.import_module
 
     def fake_import(name, *args):
-        if name == "synbench.impls.cupy_backend":
+        if name == "synbench.impls.cupy":
             err = ImportError("No module named 'cupy'")
             err.name = "cupy"
             raise err

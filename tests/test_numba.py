@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from synbench import FixedProb, coba, cobahh, registry, run
-from synbench.impls import numba_backend, numpy_backend
+from synbench.core.reference import reference_conductances
+from synbench.impls import numba as numba_backend
+from synbench.impls import numpy as numpy_backend
 
 PRE_SLICE = registry.get("pre_slice", "numba")
 PRE2SYN = registry.get("pre2syn", "numba")
@@ -37,14 +39,7 @@ def user_loop_pre2syn(data, g, spike_train, decay):
 
 
 def _reference_trace(conn, weight, spike_train, decay):
-    ref = registry.reference()
-    data = ref.prepare(conn, weight, "float64")
-    g = ref.init_state(data)
-    trace = []
-    for spikes in spike_train:
-        g = ref.step(data, g, spikes, decay)
-        trace.append(ref.conductance(data, g).copy())
-    return np.array(trace)
+    return np.array(reference_conductances(conn, weight, spike_train, decay))
 
 
 @pytest.mark.parametrize("weight_kind", ["scalar", "per_synapse"])
@@ -74,7 +69,6 @@ def coba_500():
     return spec, spec.connectivity()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["pre_slice", None], ids=["pre_slice", "neurons_alone"])
 def test_coba_raster_equals_numpy_runner(coba_500, strategy):
     spec, conns = coba_500
@@ -85,7 +79,6 @@ def test_coba_raster_equals_numpy_runner(coba_500, strategy):
     assert result.compile_s > 0 and result.wall_s > 0
 
 
-@pytest.mark.slow
 def test_cobahh_raster_equals_numpy_runner():
     spec = cobahh(500, seed=4)
     conns = spec.connectivity()
@@ -95,7 +88,6 @@ def test_cobahh_raster_equals_numpy_runner():
     _same_raster(result, expected)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["pre_slice", "pre_ids"])
 def test_chunking_does_not_change_the_raster(coba_500, strategy):
     spec, conns = coba_500
@@ -105,7 +97,6 @@ def test_chunking_does_not_change_the_raster(coba_500, strategy):
     _same_raster(chunked, whole)
 
 
-@pytest.mark.slow
 def test_spike_monitor_grows_when_full(coba_500):
     spec, conns = coba_500
     expected = run(spec, "pre_slice", "numba", duration=50.0, conns=conns)
@@ -119,7 +110,6 @@ def test_spike_monitor_grows_when_full(coba_500):
     np.testing.assert_array_equal(ids, expected.spike_ids)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("network", [coba, cobahh], ids=["coba", "cobahh"])
 def test_state_matches_numpy_runner(network):
     # COBA's arithmetic is NumPy's, operation for operation: bit-identical. HH's exp and
@@ -141,7 +131,6 @@ def test_state_matches_numpy_runner(network):
             np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-12, err_msg=key)
 
 
-@pytest.mark.slow
 def test_float32_run_is_close_to_float64(coba_500):
     spec, conns = coba_500
     r64 = run(spec, "pre_slice", "numba", duration=200.0, conns=conns)

@@ -10,7 +10,7 @@ from synbench.core.connect import IJConn
 from synbench.core.errors import SynbenchError
 from synbench.core.networks import Group, NetworkSpec, Projection
 from synbench.core.neurons import LIFParams
-from synbench.impls import numpy_backend
+from synbench.impls import numpy as numpy_backend
 from synbench.run import RunResult
 
 ENTRIES = registry.entries()

@@ -17,6 +17,7 @@ from .connect import Connectivity, Connector, FixedProb
 from .errors import SynbenchError
 from .integrators import METHODS
 from .neurons import HHParams, LIFParams
+from .synapses import Exponential
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class Projection:
     tau: float
     weight: float
     e_rev: float
+
+    @property
+    def synapse(self) -> Exponential:
+        """The synapse model of this projection (section 4b)."""
+        return Exponential(self.tau)
 
 
 @dataclass(frozen=True, eq=False)

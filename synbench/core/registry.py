@@ -1,8 +1,9 @@
 """The strategy registry: joins what is simulated (core/) with how (impls/).
 
-A *strategy* is one way to propagate the spikes of one projection (DESIGN section 4).
-Each backend module in ``synbench/impls`` registers its kernels with :func:`register`;
-this module imports those modules lazily, so ``import synbench`` loads no backend
+A *strategy* is one way to propagate the spikes of one projection (DESIGN section 4),
+declared once in :mod:`synbench.core.strategies`. Each backend package in
+``synbench/impls`` registers its functions for it with :func:`register`; this module
+imports those packages lazily, so ``import synbench`` loads no backend
 library, and a backend whose library is missing is listed with the reason and the
 command that installs it.
 
@@ -16,26 +17,18 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
 
+from . import strategies
 from .errors import SynbenchError
+from .strategies import Strategy
 
-STRATEGIES = (
-    "dense",
-    "event_dense",
-    "pre_ids",
-    "pre2syn",
-    "pre2post",
-    "post_slice",
-    "pre_slice",
-    "csr",
-)
-STATE_KINDS = ("matrix", "synapse", "post")
-KERNEL_API_VERSION = 1
+KERNEL_API_VERSION = 2
 
 
 def as_weight(weight, n_syn: int, dtype) -> np.ndarray:
@@ -78,10 +71,10 @@ class Backend:
 BACKENDS = {
     b.name: b
     for b in (
-        Backend("numpy", "synbench.impls.numpy_backend", "pip install synbench"),
-        Backend("numba", "synbench.impls.numba_backend", "pip install synbench"),
-        Backend("jax", "synbench.impls.jax_backend", "pip install 'synbench[jax]'"),
-        Backend("cupy", "synbench.impls.cupy_backend", "pip install 'synbench[gpu]'"),
+        Backend("numpy", "synbench.impls.numpy", "pip install synbench"),
+        Backend("numba", "synbench.impls.numba", "pip install synbench"),
+        Backend("jax", "synbench.impls.jax", "pip install 'synbench[jax]'"),
+        Backend("cupy", "synbench.impls.cupy", "pip install 'synbench[gpu]'"),
     )
 }
 
@@ -101,27 +94,51 @@ def _backend_reason(name: str) -> str | None:
 
 @dataclass(frozen=True)
 class Entry:
-    """One (strategy, backend) kernel set and what it needs.
+    """One (strategy, backend): the strategy's declaration and the backend's functions.
 
-    The four functions are the kernel API (``KERNEL_API_VERSION``):
+    The kernel API (``KERNEL_API_VERSION`` 2; the README documents it):
 
-    - ``prepare(conn, weight, dtype) -> data``: structures and weights moved to the backend;
-    - ``init_state(data) -> state``: zeros, held per matrix element, synapse or post neuron;
-    - ``step(data, state, spikes, decay) -> state``: decay, then add this step's events;
-    - ``conductance(data, state) -> g_post``: the (n_post,) conductance.
+    - ``prepare(conn, weight, dtype) -> data``: structures and weights on the backend;
+    - ``init_state(data) -> state``: one zero array shaped as the strategy keeps its
+      state (per matrix element, synapse, post or pre neuron);
+    - ``deliver(data, state, events) -> state``: add this step's events, the weight of
+      every synapse of each spiking pre neuron (``events``: bool spikes, or one float
+      amplitude per pre neuron that multiplies its weights), into ``state``;
+    - ``conductance(data, state) -> g_post``: the (n_post,) conductance of ``state``;
+    - ``step(data, state, spikes, decay) -> state``: the one-call form for exponential
+      synapses: ``state * decay``, then ``deliver``.
+
+    ``extras`` holds what a backend's runner needs from the strategy beyond these (a
+    JAX block adder, a CUDA device function and its launch shape), so that no runner
+    looks a strategy up by name.
     """
 
-    name: str
+    strategy: Strategy
     backend: str
     needs: tuple[str, ...]
-    state: str
-    event_driven: bool
     prepare: Callable | None = None
     init_state: Callable | None = None
-    step: Callable | None = None
+    deliver: Callable | None = None
     conductance: Callable | None = None
+    step: Callable | None = None
+    extras: dict = field(default_factory=dict, compare=False)
     unavailable: str | None = None
-    doc: str = field(default="", compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.strategy.name
+
+    @property
+    def state(self) -> str:
+        return self.strategy.state
+
+    @property
+    def event_driven(self) -> bool:
+        return self.strategy.event_driven
+
+    @property
+    def doc(self) -> str:
+        return self.strategy.doc
 
     @property
     def id(self) -> str:
@@ -132,13 +149,11 @@ class Entry:
         return self.unavailable is None and _backend_reason(self.backend) is None
 
     def state_nbytes(self, conn, dtype) -> int:
-        """Bytes of the state (and of the weight matrix for matrix strategies)."""
+        """Bytes of the state and of the weights (a matrix for matrix strategies)."""
         itemsize = np.dtype(dtype).itemsize
-        if self.state == "matrix":  # g matrix plus the weight matrix
-            return 2 * conn.n_pre * conn.n_post * itemsize
-        if self.state == "synapse":  # g per synapse plus per-synapse weights
-            return 2 * conn.n_syn * itemsize
-        return conn.n_post * itemsize + conn.n_syn * itemsize
+        per_state = math.prod(strategies.state_shape(self.state, conn))
+        weights = conn.n_pre * conn.n_post if self.state == "matrix" else conn.n_syn
+        return (per_state + weights) * itemsize
 
     def nbytes(self, conn, dtype="float64") -> int:
         """Estimated bytes this strategy holds for ``conn``, without building anything."""
@@ -151,63 +166,47 @@ class Entry:
 _ENTRIES: dict[tuple[str, str], Entry] = {}
 
 
-def register(
-    name: str,
-    backend: str,
-    *,
-    needs: tuple[str, ...],
-    state: str,
-    event_driven: bool,
-    prepare: Callable,
-    init_state: Callable,
-    conductance: Callable,
-):
-    """Decorator registering ``step`` as the kernel of strategy ``name`` on ``backend``.
+def register(name: str, backend: str, *, prepare: Callable, init_state: Callable,
+             deliver: Callable, conductance: Callable, step: Callable,
+             needs: tuple[str, ...] | None = None, **extras) -> Entry:
+    """Register a backend's functions for the declared strategy ``name``.
 
-    >>> @register("pre_slice", "mybackend", needs=("pre_slice", "post_ids"), state="post",
-    ...           event_driven=True, prepare=..., init_state=..., conductance=...)
-    ... def pre_slice_step(data, state, spikes, decay): ...
+    ``needs`` overrides the declared structures where this backend reads another form
+    (JAX and CuPy ``pre2post`` read ``ell``); ``extras`` are kept for the backend's
+    runner (``entry.extras``). Backends wrap this to fill ``backend`` and to compose
+    ``step`` from ``deliver`` when the strategy has no fused form of its own.
     """
-    _check_new(name, backend, needs, state)
-
-    def decorate(step: Callable) -> Callable:
-        _ENTRIES[name, backend] = Entry(
-            name=name,
-            backend=backend,
-            needs=tuple(needs),
-            state=state,
-            event_driven=event_driven,
-            prepare=prepare,
-            init_state=init_state,
-            step=step,
-            conductance=conductance,
-            doc=(step.__doc__ or "").strip(),
-        )
-        return step
-
-    return decorate
+    declared = _declared(name, backend, needs)
+    entry = Entry(declared, backend, tuple(needs or declared.needs), prepare, init_state,
+                  deliver, conductance, step, dict(extras))
+    _ENTRIES[name, backend] = entry
+    return entry
 
 
-def register_unavailable(name: str, backend: str, *, needs, state, event_driven, reason: str):
+def register_unavailable(name: str, backend: str, *, reason: str) -> None:
     """Record that ``backend`` cannot express strategy ``name`` faithfully, and why."""
-    _check_new(name, backend, needs, state)
-    _ENTRIES[name, backend] = Entry(
-        name, backend, tuple(needs), state, event_driven, unavailable=reason
-    )
+    declared = _declared(name, backend, None)
+    _ENTRIES[name, backend] = Entry(declared, backend, declared.needs, unavailable=reason)
 
 
-def _check_new(name, backend, needs, state):
+def unregister(name: str) -> None:
+    """Drop every backend's registration of strategy ``name``."""
+    for key in [k for k in _ENTRIES if k[0] == name]:
+        del _ENTRIES[key]
+
+
+def _declared(name, backend, needs) -> Strategy:
     from .connect import STRUCTURES
 
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}: add it to registry.STRATEGIES first")
+    if name not in strategies.names():
+        raise ValueError(f"unknown strategy {name!r}: declare it first "
+                         "(synbench.core.strategies.declare)")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: add it to registry.BACKENDS first")
-    if state not in STATE_KINDS:
-        raise ValueError(f"state must be one of {STATE_KINDS}, not {state!r}")
-    unknown = [s for s in needs if s not in STRUCTURES]
+    unknown = [s for s in needs or () if s not in STRUCTURES]
     if unknown:
         raise ValueError(f"unknown structures {unknown}; known: {STRUCTURES}")
+    return strategies.strategy(name)
 
 
 def _load_all() -> None:
@@ -223,10 +222,11 @@ def _suggest(word: str, choices) -> str:
 
 def check_names(strategy: str | None = None, backend: str | None = None) -> None:
     """Raise a SynbenchError for an unknown strategy or backend name, suggesting close ones."""
-    if strategy is not None and strategy not in STRATEGIES:
+    known = strategies.names()
+    if strategy is not None and strategy not in known:
         raise SynbenchError(
-            f"unknown strategy {strategy!r}{_suggest(strategy, STRATEGIES)} "
-            f"(choose from {', '.join(STRATEGIES)})"
+            f"unknown strategy {strategy!r}{_suggest(strategy, known)} "
+            f"(choose from {', '.join(known)})"
         )
     if backend is not None and backend not in BACKENDS:
         raise SynbenchError(
@@ -248,14 +248,15 @@ def get(name: str, backend: str = "numpy") -> Entry:
 
 
 def entries(available_only: bool = True) -> list[Entry]:
-    """Every registered entry, in STRATEGIES x BACKENDS order.
+    """Every registered entry, backend by backend, strategies in declaration order.
 
     With ``available_only`` (default) only those that can run here; otherwise also the
     entries a backend marked unavailable (missing backends have no entries: see
     :func:`available`).
     """
     _load_all()
-    order = {(s, b): i for i, (s, b) in enumerate((s, b) for b in BACKENDS for s in STRATEGIES)}
+    known = strategies.names()
+    order = {(s, b): i for i, (s, b) in enumerate((s, b) for b in BACKENDS for s in known)}
     found = sorted(_ENTRIES.values(), key=lambda e: order[e.name, e.backend])
     return [e for e in found if e.is_available or not available_only]
 

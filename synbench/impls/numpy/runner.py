@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.integrators import decay_factor
-from ..core.neurons import NEVER_SPIKED, neuron_model
+from ...core.neurons import NEVER_SPIKED, neuron_model
 
 
 @dataclass
@@ -27,7 +26,7 @@ class _Projection:
     g_init: object  # decaying initial post conductance (COBAHH), or None
 
 
-class PopulationRunner:
+class Simulation:
     """The ``Simulation`` protocol of ``synbench.run`` for array libraries stepped from Python."""
 
     xp = np
@@ -47,7 +46,7 @@ class PopulationRunner:
             self.projections.append(_Projection(
                 name=p.name, pre=spec.group(p.pre).slice, post=spec.group(p.post).slice,
                 data=data, state=entry.init_state(data),
-                decay=self.dtype.type(decay_factor(p.tau, dt, spec.method)),
+                decay=self.dtype.type(p.synapse.factors(dt, spec.method)[0]),
                 e_rev=self.dtype.type(p.e_rev),
                 g_init=None if g_init is None else xp.asarray(np.array(g_init, self.dtype)),
             ))

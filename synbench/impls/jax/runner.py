@@ -1,0 +1,357 @@
+"""The JAX runner: jax.lax.scan over a chunk of steps, compiled once.
+
+:class:`Simulation` compiles one ``jax.lax.scan`` over a chunk of steps (neurons from
+``core.neurons`` with ``xp=jax.numpy``, then every projection), compacts each step's
+spikes once for all event-driven kernels and the spike monitor, and fuses projections
+that share their pre group and synapse type (:func:`fuse_projections`). What it needs
+from a strategy comes from its registration: ``entry.step`` and ``entry.conductance``,
+and for an event-driven one the block adder ``entry.extras["add_events"]``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ...core.connect import Connectivity
+from ...core.integrators import decay_factor
+from ...core.neurons import NEVER_SPIKED, neuron_model
+from ...core.registry import as_weight
+from . import decayed, precision, to_numpy
+from ._events import block_sizes, compact_words, for_each_spike_block, in_blocks, pack_words
+
+
+def default_monitor_width(n: int) -> int:
+    """Spike ids kept per step on the device: 1/128 of the network, at least 64.
+
+    COBA spikes ~0.15 % of its neurons per step (0.5 % without synapses), so a step
+    rarely overflows. The same buffer feeds the event-driven kernels. A step with more
+    spikes is still exact, only slower: its kernels compact their own spikes, and the
+    runner reads that step from its packed bits instead. Never a silent drop.
+    """
+    return int(min(n, max(64, -(-n // 128))))
+
+
+@dataclass(frozen=True)
+class _Channel:
+    """Where one block of a projection's conductances acts: I_syn[post] += g[g_slice] * ..."""
+
+    post: slice  # post neurons in the population
+    start: int  # first conductance in the projection's g
+    tau: float
+    e_rev: float
+
+    @property
+    def g_slice(self) -> slice:
+        return slice(self.start, self.start + self.post.stop - self.post.start)
+
+
+@dataclass(frozen=True)
+class _Projection:
+    """One projection as the runner steps it: one of the spec's, or several fused."""
+
+    parts: tuple[tuple[str, int, int], ...]  # (spec projection, offset in g, size)
+    pre: slice
+    channels: tuple[_Channel, ...]
+    conn: object
+    weight: object
+    g_init: np.ndarray | None
+
+    @property
+    def name(self) -> str:
+        return "+".join(name for name, _, _ in self.parts)
+
+
+def _projections(spec, conns) -> list[_Projection]:
+    out = []
+    for p in spec.projections:
+        g_init = spec.initial_g.get(p.name)
+        post = spec.group(p.post)
+        out.append(_Projection(((p.name, 0, post.size),), spec.group(p.pre).slice,
+                               (_Channel(post.slice, 0, p.tau, p.e_rev),), conns[p.name],
+                               p.weight, None if g_init is None else np.asarray(g_init)))
+    return out
+
+
+def _merge(group: list[_Projection], targets: list[int]) -> _Projection:
+    """One projection from ``group``: pre ranges joined, each member's conductances at
+    ``targets[i]`` in the merged g (members onto adjacent posts of one channel share it).
+    """
+    pre = slice(min(q.pre.start for q in group), max(q.pre.stop for q in group))
+    size = max(t + q.conn.n_post for q, t in zip(group, targets, strict=True))
+    pre_ids = np.concatenate([q.conn.pre_ids.astype(np.int64) + q.pre.start - pre.start
+                              for q in group])
+    post_ids = np.concatenate([q.conn.post_ids.astype(np.int64) + t
+                               for q, t in zip(group, targets, strict=True)])
+    weights = [np.asarray(as_weight(q.weight, q.conn.n_syn, np.float64)) for q in group]
+    if all(w.ndim == 0 for w in weights) and len({float(w) for w in weights}) == 1:
+        weight = weights[0]
+    else:  # per-synapse weights, in the merged connectivity's canonical order
+        weight = np.concatenate([np.broadcast_to(w, (q.conn.n_syn,))
+                                 for w, q in zip(weights, group, strict=True)])
+        weight = weight[np.lexsort((post_ids, pre_ids))]
+    g_init = None
+    if any(q.g_init is not None for q in group):
+        g_init = np.zeros(size)
+        for q, t in zip(group, targets, strict=True):
+            if q.g_init is not None:
+                g_init[t:t + q.conn.n_post] = q.g_init
+    parts = tuple((name, t + offset, n) for q, t in zip(group, targets, strict=True)
+                  for name, offset, n in q.parts)
+    channels = []
+    for q, t in zip(group, targets, strict=True):
+        for c in q.channels:
+            last = channels[-1] if channels else None
+            if (last is not None and (last.tau, last.e_rev) == (c.tau, c.e_rev)
+                    and last.post.stop == c.post.start and last.g_slice.stop == t + c.start):
+                channels[-1] = _Channel(slice(last.post.start, c.post.stop), last.start,
+                                        c.tau, c.e_rev)
+            else:
+                channels.append(_Channel(c.post, t + c.start, c.tau, c.e_rev))
+    conn = Connectivity(pre.stop - pre.start, size, pre_ids, post_ids)
+    return _Projection(parts, pre, tuple(channels), conn, weight, g_init)
+
+
+def fuse_projections(projections: list[_Projection], n: int) -> list[_Projection]:
+    """Merge projections so that each step makes fewer, larger kernel calls.
+
+    Projections sharing pre group, tau and E_rev onto adjacent post groups become one:
+    COBA's E2E and E2I one projection from E onto every neuron, I2E and I2I one from I.
+    Every post neuron still receives exactly the events it did, in the same order, and
+    its I_syn adds its conductances in the spec's order (checked; otherwise nothing is
+    fused), so results differ at most where XLA contracts a multiply-add differently.
+    (Fusing further, all four into one projection onto two conductances per neuron,
+    measured slower on CPU.)
+    """
+    groups: list[list[_Projection]] = []
+    for p in projections:
+        for group in groups:
+            first, last = group[0], group[-1]
+            if (first.pre == p.pre and first.channels[0].tau == p.channels[0].tau
+                    and first.channels[0].e_rev == p.channels[0].e_rev
+                    and p.channels[0].post.start == last.channels[-1].post.stop):
+                group.append(p)
+                break
+        else:
+            groups.append([p])
+    channel_order = [q for group in groups for q in group]
+    if not _same_order(projections, channel_order, n):
+        return projections
+    fused = []
+    for group in groups:
+        starts = [q.channels[0].post.start - group[0].channels[0].post.start for q in group]
+        fused.append(group[0] if len(group) == 1 else _merge(group, starts))
+    return fused
+
+
+def _same_order(projections, fused_order, n) -> bool:
+    """Whether every neuron sums its projections' currents in the same order after fusing."""
+    def orders(seq):
+        by_post = [[] for _ in range(n)]
+        for p in seq:
+            for c in p.channels:
+                for j in range(c.post.start, c.post.stop):
+                    by_post[j].append(id(p))
+        return by_post
+
+    return orders(projections) == orders(fused_order)
+
+
+class Simulation:
+    """The ``Simulation`` protocol of ``synbench.run``: one compiled ``lax.scan`` per chunk.
+
+    The whole network state (neuron variables, last spike step, I_syn, each projection's
+    synaptic state, COBAHH's decaying initial conductances and the step index) is one
+    pytree carried through ``jax.lax.scan``; each chunk runs one compiled call with the
+    state's buffers donated. A shorter chunk runs the same executable with the steps
+    past its end masked out (``lax.cond``), so nothing compiles inside the timed run.
+
+    Each step compacts the network's spikes once (:func:`compact`, ``monitor_width``
+    slots); the event-driven kernels read their pre group's ids from that buffer and
+    the spike monitor stores it, with the per-step count and the packed bits. Only the
+    ids and counts leave the device, unless a step overflowed the buffer. With ``fuse``
+    (default) projections sharing pre group, tau and E_rev run as one kernel call
+    (:func:`fuse_projections`); ``max_spikes`` sets the kernels' compaction bound.
+
+    ``unroll`` steps share one loop iteration. XLA copies the loop-carried V and
+    last-spike arrays once per iteration (the neuron update reads both to write each),
+    which at n = 64000 costs more than the update itself; two steps per iteration
+    measured ~1.35x faster there and ~1.1x at n = 4000, for ~10% more compile time.
+
+    The arithmetic and its order are those of ``synbench.impls.numpy.runner`` (DESIGN
+    section 3). XLA contracts ``a * b + c`` into fused multiply-adds and has its own
+    ``exp``, so float64 results agree with NumPy to within a few ulp, not bit for bit.
+    """
+
+    def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, *, max_spikes=None,
+                 monitor_width=None, fuse=True, unroll=2):
+        self.dtype = np.dtype(dtype)
+        self.entry, self.n, self.chunk_steps = entry, spec.n, int(chunk_steps)
+        self.unroll = unroll
+        self.width = default_monitor_width(spec.n) if monitor_width is None else monitor_width
+        # An event-driven strategy's block adder; None: the kernel takes the bool spikes.
+        self.add = entry.extras.get("add_events") if entry is not None else None
+        kw = {} if max_spikes is None else {"max_spikes": max_spikes}
+        projections = _projections(spec, conns) if entry is not None else []
+        if fuse and entry is not None:
+            projections = fuse_projections(projections, spec.n)
+        with precision(self.dtype):
+            self.model = neuron_model(spec, dt, jnp)
+            datas, states, g_inits = [], [], []
+            for p in projections:
+                data = entry.prepare(p.conn, p.weight, self.dtype, **kw)
+                datas.append(data)
+                states.append(entry.init_state(data))
+                g_inits.append(None if p.g_init is None else
+                               jnp.asarray(np.asarray(p.g_init, self.dtype)))
+            self.projections = tuple(projections)
+            decays = tuple(self.dtype.type(decay_factor(p.channels[0].tau, dt, spec.method))
+                           for p in projections)
+            # Device inputs of every chunk (arguments, not constants baked into the code).
+            self.inputs = (tuple(datas), jax.device_put(decays))
+            self.carry = {
+                "vars": {k: jnp.asarray(np.asarray(v, self.dtype))
+                         for k, v in spec.initial.items()},
+                "last_spike": jnp.full(spec.n, NEVER_SPIKED, dtype=jnp.int32),
+                "i_syn": jnp.zeros(spec.n, dtype=self.dtype),
+                "g": tuple(states),
+                "g_init": tuple(g_inits),
+                "step": jnp.zeros((), jnp.int32),
+            }
+        self.step_index = 0
+        self._chunk = jax.jit(self._run_chunk, donate_argnums=(1,))
+        self._compiled = None
+
+    @property
+    def datas(self):
+        return self.inputs[0]
+
+    def _propagate(self, p, decay, data, state, spiked, ids, count):
+        """One projection's synaptic step, from the network's compacted spike ids."""
+        entry = self.entry
+        if self.add is None:  # not event-driven: the kernel takes the bool spikes
+            return entry.step(data, state, spiked[p.pre], decay)
+        sizes, start, stop = block_sizes(data.max_spikes), p.pre.start, p.pre.stop
+        padded = jnp.concatenate([ids, jnp.full(sizes[0], self.n, jnp.int32)])
+        first = jnp.count_nonzero(ids < start).astype(jnp.int32)
+        in_group = jnp.count_nonzero(ids < stop).astype(jnp.int32) - first
+
+        def take(done, size):  # the group's spikes done .. done + size - 1, local ids
+            block = lax.dynamic_slice(padded, (first + done,), (size,)) - start
+            return jnp.where(lax.iota(jnp.int32, size) + done < in_group, block, data.n_pre)
+
+        # No lax.cond (it may copy the state): both loops run on g in place, and the
+        # second, the kernel's own compaction of the group's spikes, only when this
+        # step's spikes overflowed the network's id buffer.
+        overflow = count > self.width
+        g = in_blocks(functools.partial(self.add, data), decayed(state, decay), take,
+                      jnp.where(overflow, 0, in_group), sizes)
+        return for_each_spike_block(spiked[p.pre], data.max_spikes,
+                                    functools.partial(self.add, data), g,
+                                    first=jnp.where(overflow, 0, data.n_pre))
+
+    def _step(self, inputs, carry):
+        """One step of DESIGN section 3 as a pure function of the carry."""
+        datas, decays = inputs
+        vars_, last_spike, spiked = self.model.step(
+            carry["vars"], carry["i_syn"], carry["last_spike"], carry["step"])
+        words = pack_words(spiked)
+        ids, count = compact_words(words, self.n, self.width)
+        v = vars_["v"]
+        i_syn = jnp.zeros_like(carry["i_syn"])
+        states, g_inits = [], []
+        for p, decay, data, state, g_init in zip(self.projections, decays, datas,
+                                                 carry["g"], carry["g_init"], strict=True):
+            state = self._propagate(p, decay, data, state, spiked, ids, count)
+            g = self.entry.conductance(data, state)
+            if g_init is not None:
+                g_init = g_init * decay
+                g = g + g_init
+            for c in p.channels:  # in the spec's order for every post neuron
+                e_rev = self.dtype.type(c.e_rev)
+                i_syn = i_syn.at[c.post].add(g[c.g_slice] * (e_rev - v[c.post]))
+            states.append(state)
+            g_inits.append(g_init)
+        carry = {"vars": vars_, "last_spike": last_spike, "i_syn": i_syn,
+                 "g": tuple(states), "g_init": tuple(g_inits), "step": carry["step"] + 1}
+        return carry, (ids, count, words)
+
+    def _run_chunk(self, inputs, carry, n_valid):
+        def body(carry, active):
+            def skip(carry):
+                words = jnp.zeros(-(-self.n // 32), jnp.uint32)
+                return carry, (jnp.full(self.width, self.n, jnp.int32), jnp.int32(0), words)
+
+            return lax.cond(active, functools.partial(self._step, inputs), skip, carry)
+
+        return lax.scan(body, carry, lax.iota(jnp.int32, self.chunk_steps) < n_valid,
+                        unroll=self.unroll)
+
+    def compile(self) -> None:
+        """Lower and compile the chunk for ``chunk_steps`` steps (shorter chunks reuse it)."""
+        with precision(self.dtype):
+            self._compiled = self._chunk.lower(
+                self.inputs, self.carry, jnp.int32(self.chunk_steps)).compile()
+
+    def advance(self, n_steps):
+        """Run ``n_steps`` steps (chunk by chunk); their spikes as (steps, ids) NumPy arrays."""
+        if self._compiled is None:
+            self.compile()
+        out_steps, out_ids = [], []
+        done = 0
+        while done < n_steps:
+            size = min(self.chunk_steps, n_steps - done)
+            first = self.step_index
+            with precision(self.dtype):
+                self.carry, (ids, counts, words) = self._compiled(
+                    self.inputs, self.carry, jnp.int32(size))
+            counts = np.asarray(counts)[:size]
+            steps, fired = self._spikes(np.asarray(ids)[:size], counts, words, size)
+            out_steps.append((first + steps).astype(np.int32))
+            out_ids.append(fired.astype(np.int32))
+            self.step_index += size
+            done += size
+        jax.block_until_ready(self.carry)
+        if not out_steps:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32)
+        return np.concatenate(out_steps), np.concatenate(out_ids)
+
+    def _spikes(self, ids, counts, words, size):
+        """(step in chunk, neuron) of every spike: from the id buffer, or from the packed
+        bits for the steps whose spikes overflowed it."""
+        steps = np.repeat(np.arange(size), np.minimum(counts, self.width))
+        fired = ids[np.arange(self.width) < counts[:, None]]
+        over = np.flatnonzero(counts > self.width)
+        if over.size:
+            bits = np.unpackbits(np.asarray(words)[over].view(np.uint8), axis=1,
+                                 count=self.n, bitorder="little")
+            row, col = np.nonzero(bits)
+            keep = ~np.isin(steps, over)
+            steps = np.concatenate([steps[keep], over[row]])
+            fired = np.concatenate([fired[keep], col])
+            order = np.argsort(steps, kind="stable")  # rows stay sorted by neuron
+            steps, fired = steps[order], fired[order]
+        return steps, fired
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Copies of the state as NumPy arrays, as the NumPy runner's ``snapshot``."""
+        carry = self.carry
+        out = {k: to_numpy(v).copy() for k, v in carry["vars"].items()}
+        out["i_syn"] = to_numpy(carry["i_syn"]).copy()
+        out["last_spike"] = to_numpy(carry["last_spike"]).copy()
+        for p, data, state, g_init in zip(self.projections, self.datas, carry["g"],
+                                          carry["g_init"], strict=True):
+            g = self.entry.conductance(data, state)
+            if g_init is not None:
+                with precision(self.dtype):
+                    g = g + g_init
+            g = to_numpy(g)
+            for name, offset, size in p.parts:
+                out[f"g:{name}"] = g[offset:offset + size].copy()
+        return out
+

@@ -1,0 +1,99 @@
+"""NumPy backend: the strategies as array expressions or honest Python loops.
+
+Vectorised where the strategy allows it (dense, event_dense, pre_ids, post_slice, csr);
+a Python loop over spiking neurons or lists where the loop *is* the lesson (pre2syn,
+pre2post, pre_slice), exactly as in the seed tutorial. ``dense`` is the reference every
+other (strategy, backend) is checked against.
+
+One module per strategy registers ``prepare``, ``init_state``, ``deliver`` and
+``conductance`` (kernel API, ``synbench.core.registry.Entry``); ``events`` is a bool
+spike array of the pre group or one float amplitude per pre neuron. ``deliver`` adds
+into the state in place and returns it.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from ...core import registry
+from ...core.connect import available_memory
+from ...core.registry import as_weight
+from ...core.strategies import state_shape
+from .. import import_strategies
+
+free_memory = available_memory
+
+
+def asarray(x):
+    return np.asarray(x)
+
+
+def to_numpy(x):
+    return np.asarray(x)
+
+
+def synchronize(x):
+    """Wait until ``x`` is computed: NumPy computes eagerly, so nothing to wait for."""
+    return x
+
+
+def register(name, *, prepare, deliver, conductance, init_state=None, step=None, **extras):
+    """Register strategy ``name`` on NumPy; ``init_state`` defaults to zeros of its kind,
+    ``step`` to ``state *= decay`` then ``deliver``."""
+    if step is None:
+        def step(data, state, spikes, decay):
+            state *= decay
+            return deliver(data, state, spikes)
+    return registry.register(
+        name, "numpy", prepare=prepare, deliver=deliver, conductance=conductance,
+        init_state=init_state or zeros(registry.strategies.strategy(name).state),
+        step=step, **extras)
+
+
+def zeros(state_kind: str):
+    """``init_state`` for a state held per matrix element, synapse, post or pre neuron."""
+    def init_state(data):
+        return np.zeros(state_shape(state_kind, data), dtype=data.dtype)
+
+    return init_state
+
+
+def kernel_data(conn, weight, dtype, *names, **extra):
+    """The structures ``names`` as arrays, the sizes and the weight (0-d or per synapse)."""
+    values = conn.require(*names) if len(names) > 1 else (conn.require(*names),)
+    return SimpleNamespace(
+        n_pre=conn.n_pre, n_post=conn.n_post, n_syn=conn.n_syn,
+        weight=as_weight(weight, conn.n_syn, dtype), dtype=np.dtype(dtype),
+        **dict(zip(names, values, strict=True)), **extra,
+    )
+
+
+def weight_matrix(conn, weight, dtype):
+    """``kernel_data`` with the (n_pre, n_post) weight matrix, zero where no synapse."""
+    data = kernel_data(conn, weight, dtype, "pre_ids", "post_ids")
+    w = np.zeros((conn.n_pre, conn.n_post), dtype=dtype)
+    w[data.pre_ids, data.post_ids] = data.weight
+    data.weight_matrix = w
+    return data
+
+
+def post_is_state(data, g):
+    """The conductance of a post-state strategy: the state itself."""
+    return g
+
+
+def scaled(w, events, pre):
+    """The weights ``w`` of pre neuron(s) ``pre`` times their event amplitude.
+
+    A bool spike is amplitude 1: ``w`` itself, without a multiplication per spike.
+    """
+    return w if events.dtype == np.bool_ else events[pre] * w
+
+
+from .runner import Simulation  # noqa: E402
+
+import_strategies(__name__, __path__)
+
+__all__ = ["Simulation", "asarray", "free_memory", "register", "synchronize", "to_numpy"]

@@ -1,0 +1,25 @@
+"""pre_slice on NumPy: pre-major slices, state per post neuron."""
+
+import numpy as np
+
+from . import kernel_data, post_is_state, register, scaled
+
+
+def prepare(conn, weight, dtype):
+    return kernel_data(conn, weight, dtype, "pre_slice", "post_ids")
+
+
+def deliver(data, g, events):
+    """For each pre neuron with an event, add its weights over its slice of targets.
+
+    Needs ``pre_slice`` and ``post_ids``. Cost per step: one Python iteration per spike
+    over its contiguous slice.
+    """
+    for pre in np.flatnonzero(events):
+        start, end = data.pre_slice[pre]
+        w = data.weight if data.weight.ndim == 0 else data.weight[start:end]
+        g[data.post_ids[start:end]] += scaled(w, events, pre)
+    return g
+
+
+register("pre_slice", prepare=prepare, deliver=deliver, conductance=post_is_state)
