@@ -48,15 +48,6 @@ class SynapseModel:
         """The state one step later, without this step's events (elementwise)."""
         raise NotImplementedError
 
-    def exact_for(self, state_kind: str) -> bool:
-        """Whether a strategy holding its state per ``state_kind`` computes this model exactly."""
-        return state_kind != "post" or self.linear
-
-    @property
-    def index(self) -> tuple[int, int]:
-        """Positions of ``input`` and ``output`` in ``variables``."""
-        return self.variables.index(self.input), self.variables.index(self.output)
-
 
 @dataclass(frozen=True)
 class Exponential(SynapseModel):
