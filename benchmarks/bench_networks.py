@@ -8,7 +8,7 @@ set up outside the timed body and tracked apart (``track_compile_s``).
 import time
 
 from synbench.core.errors import SynbenchError
-from synbench.run import check_fits, n_steps_for
+from synbench.run import n_steps_for
 
 from .common import (
     DT,
@@ -43,7 +43,7 @@ class _Network:
         self.conns = network_connectivity(self.network, n)
         skip_if_too_big(self.entry, self.conns)
         try:
-            check_fits(self.entry, self.conns, DTYPE)  # synbench.run's own refusal
+            self.entry.check_fits(self.conns.values(), DTYPE)  # synbench.run's own refusal
         except SynbenchError as err:
             raise NotImplementedError(str(err)) from None
         self.module = backend_module(self.entry)

@@ -24,7 +24,7 @@ from .core.connect import (
     MatConn,
     One2One,
 )
-from .core.errors import SynbenchError
+from .core.errors import SynbenchError, SynbenchWarning
 from .core.integrators import odeint
 from .core.networks import NetworkSpec, coba, cobahh, network
 from .core.registry import KERNEL_API_VERSION
@@ -34,7 +34,8 @@ from .run import RunResult, run
 __all__ = [
     "KERNEL_API_VERSION", "All2All", "Connectivity", "FixedPostNum", "FixedPreNum", "FixedProb",
     "GaussianProb", "GridEight", "GridFour", "GridN", "IJConn", "MatConn", "NetworkSpec",
-    "One2One", "RunResult", "SynbenchError", "coba", "cobahh", "compare", "connect", "network",
-    "odeint", "registry", "run", "fastest", "clear_fastest_cache", "strategies", "synapses",
+    "One2One", "RunResult", "SynbenchError", "SynbenchWarning", "coba", "cobahh", "compare",
+    "connect", "network", "odeint", "registry", "run", "fastest", "clear_fastest_cache",
+    "strategies", "synapses",
     "__version__",
 ]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from .core import registry
-from .core.errors import SynbenchError
+from .core.errors import SynbenchError, SynbenchWarning
 from .core.networks import NETWORKS, network
 
 
@@ -20,7 +21,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _csv(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:  # an empty list must not silently mean "all"
+        raise argparse.ArgumentTypeError("is empty: name at least one, or leave the option out")
+    return items
 
 
 def _entry_id(text: str) -> tuple[str, str]:
@@ -57,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_args(p)
     p.add_argument("--strategy", default="pre_slice", help="(default pre_slice)")
     p.add_argument("--backend", default="numba", help="(default numba)")
-    p.add_argument("--plot", metavar="PNG", help="write the spike raster here")
+    p.add_argument("--plot", metavar="IMAGE", help="write the spike raster here (.png, .pdf, .svg)")
     p.add_argument("--json", metavar="FILE", help="write the result summary here")
 
     p = sub.add_parser("compare", help="run many strategies, cross-check, table and chart")
@@ -69,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="STRATEGY-BACKEND",
                    help="check every raster against this entry, run in float64 (default "
                         "dense-numpy; pre_slice-numba is much faster on long runs)")
-    p.add_argument("--plot", metavar="PNG", help="write the log-scale bar chart here")
+    p.add_argument("--plot", metavar="IMAGE",
+                   help="write the log-scale bar chart here (.png, .pdf, .svg)")
     p.add_argument("--json", metavar="FILE", help="write every row here")
 
     p = sub.add_parser("autotune", help="time every strategy of a backend on a connectivity, "
@@ -97,7 +102,7 @@ def cmd_list(args) -> None:
     print(f"{'strategy':<12} {'backend':<8} {'state':<8} {'event':<6} needs / status")
     for entry in registry.entries(available_only=False):
         status = (", ".join(entry.needs) if entry.is_available
-                  else f"unavailable: {entry.unavailable}")
+                  else f"unavailable: {entry.unavailable or reasons[entry.backend]}")
         print(f"{entry.name:<12} {entry.backend:<8} {entry.state:<8} "
               f"{'yes' if entry.event_driven else 'no':<6} {status}")
     for backend, reason in reasons.items():
@@ -106,11 +111,10 @@ def cmd_list(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from .compare import _atomic, check_output_path
+    from .outputs import check_outputs, write_text
     from .run import run
 
-    check_output_path(args.plot)
-    check_output_path(args.json)
+    check_outputs(plot=args.plot, json=args.json)
     spec = _spec(args)
     result = run(spec, args.strategy, args.backend, duration=args.duration, dt=args.dt,
                  dtype=args.dtype, progress=not args.no_progress)
@@ -119,22 +123,21 @@ def cmd_run(args) -> None:
     print(f"rates: {rates}; {result.spike_ids.size} spikes, {result.events} synaptic events")
     print(f"run {result.wall_s:.3f} s ({result.realtime_factor:.3g}x real time), "
           f"compile {result.compile_s:.2f} s")
-    if args.plot:
-        _atomic(args.plot, lambda tmp: result.plot_raster(tmp))
-        print(f"raster written to {args.plot}")
     if args.json:
         import json
 
-        text = json.dumps(result.summary(), indent=2)
-        _atomic(args.json, lambda tmp: open(tmp, "w").write(text))
+        write_text(args.json, json.dumps(result.summary(), indent=2))
         print(f"summary written to {args.json}")
+    if args.plot:
+        result.plot_raster(args.plot)
+        print(f"raster written to {args.plot}")
 
 
 def cmd_compare(args) -> None:
-    from .compare import check_output_path, compare
+    from .compare import compare
+    from .outputs import check_outputs
 
-    check_output_path(args.plot)
-    check_output_path(args.json)
+    check_outputs(plot=args.plot, json=args.json)
     spec = _spec(args)
     comparison = compare(spec, args.strategies, args.backends, duration=args.duration,
                          dt=args.dt, dtype=args.dtype, progress=not args.no_progress,
@@ -181,15 +184,25 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare, "autotune"
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        COMMANDS[args.command](args)
-    except SynbenchError as err:
-        print(f"synbench: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("synbench: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        default = warnings.showwarning
+
+        def show(message, category, *args, **kwargs):  # ours on one line, without a source line
+            if issubclass(category, SynbenchWarning):
+                print(f"synbench: warning: {message}", file=sys.stderr)
+            else:
+                default(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        try:
+            args = build_parser().parse_args(argv)
+            COMMANDS[args.command](args)
+        except SynbenchError as err:
+            print(f"synbench: error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("synbench: interrupted", file=sys.stderr)
+            return 130
     return 0
 
 

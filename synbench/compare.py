@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 
 from .core import registry
 from .core.errors import SynbenchError
 from .core.networks import NetworkSpec
-from .run import RunResult, check_dtype, figure_and_axes, n_steps_for, run
+from .outputs import save_figure, write_text
+from .run import RunResult, check_dtype, check_spec, figure_and_axes, n_steps_for, run
 
 # When dense does not fit at this n, the raster is checked against the first of these
 # that runs here (and the table says so).
@@ -108,7 +107,7 @@ class Comparison:
         """Log-scale bar chart of run times, as in the seed tutorial's figure; the Axes.
 
         Draws into ``ax`` when given, else into a new pyplot-free figure; ``path`` saves
-        it as PNG (written atomically).
+        it in the format its extension names (png, pdf, svg), written atomically.
         """
         from matplotlib.patches import Rectangle
 
@@ -135,13 +134,11 @@ class Comparison:
         ax.legend([Rectangle((0, 0), 1, 1, color=colors[b]) for b in present], present,
                   loc="upper right")
         if path is not None:
-            fig.tight_layout()
-            _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+            save_figure(fig, path, dpi=110)
         return ax
 
     def save_json(self, path: str) -> None:
-        text = json.dumps(self.to_json(), indent=2, default=_json_default)
-        _atomic(path, lambda tmp: open(tmp, "w").write(text))
+        write_text(path, json.dumps(self.to_json(), indent=2, default=_json_default))
 
 
 def _fmt(value, unit):
@@ -154,32 +151,12 @@ def _json_default(value):
     raise TypeError(f"cannot write {type(value)} to JSON")
 
 
-def _atomic(path: str, write) -> None:
-    """Write through a temporary file so a failure never leaves a half-written result."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=os.path.splitext(path)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def check_output_path(path: str | None) -> None:
-    """Fail before a long run, not after, when an output file cannot be written."""
-    if path is None:
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise SynbenchError(f"cannot write {path}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise SynbenchError(f"cannot write {path}: directory {directory} is not writable")
-
-
 def select(strategies=None, backends=None) -> tuple[list[registry.Entry], list[Row]]:
     """The entries to run, and rows for requested ones that cannot run here."""
+    for name, chosen in (("strategies", strategies), ("backends", backends)):
+        if chosen is not None and (isinstance(chosen, str) or len(chosen) == 0):
+            raise SynbenchError(f"{name} must be a non-empty list of names, or None for all, "
+                                f"not {chosen!r}")
     for s in strategies or ():
         registry.check_names(strategy=s)
     for b in backends or ():
@@ -199,7 +176,9 @@ def select(strategies=None, backends=None) -> tuple[list[registry.Entry], list[R
             skipped.append(Row(e.name, e.backend, skipped=e.unavailable))
     runnable = [e for e in entries if e.is_available]
     if not runnable:
-        raise SynbenchError("no selected (strategy, backend) can run here; see `synbench list`")
+        why = "; ".join(dict.fromkeys(f"{r.backend}: {r.skipped}" for r in skipped))
+        raise SynbenchError("no selected (strategy, backend) can run here"
+                            + (f" ({why})" if why else "") + "; see `synbench list`")
     return runnable, skipped
 
 
@@ -220,8 +199,13 @@ def compare(
     NumPy dense is the default because it is the plainest; on long runs a checked faster
     entry (``("pre_slice", "numba")``, which the tests hold identical to it) saves minutes.
     """
+    check_spec(spec)
     n_steps_for(duration, dt)
     dtype = check_dtype(dtype)
+    if not (isinstance(reference, tuple) and len(reference) == 2
+            and all(isinstance(name, str) for name in reference)):
+        raise SynbenchError(f"reference must be a (strategy, backend) pair such as "
+                            f"('dense', 'numpy'), not {reference!r}")
     registry.get(*reference)  # an unknown name or a missing backend: one clear error first
     wanted = "-".join(reference)
     candidates = dict.fromkeys((reference,) + FALLBACK_REFERENCES)

@@ -7,8 +7,13 @@ entry with its timing table::
     >>> import synbench
     >>> conn = synbench.FixedProb(1e-4, seed=0).build(100_000, 100_000)
     >>> best = synbench.fastest(conn, backend="numba", rate_hz=1.0)   # doctest: +SKIP
-    >>> print(best)                     # the ranking, and the line of Python to use it
-    >>> entry = best.entry              # a registry Entry: prepare/init_state/step/conductance
+    >>> print(best)                     # doctest: +SKIP
+    >>> entry = best.entry              # doctest: +SKIP
+    >>> data = entry.prepare(best.connectivity, best.weight, "float64")   # doctest: +SKIP
+
+``print(best)`` shows the ranking and the line of Python that gets the winner; ``entry``
+is a registry Entry (prepare/init_state/step/conductance); ``best.connectivity`` and
+``best.weight`` are what was timed, in the canonical order ``prepare`` reads.
 
 How it times (DESIGN section 6 says figures are ratios measured in one run; this is one):
 
@@ -40,7 +45,10 @@ The connectivity signature is (n_pre, n_post, n_syn, a BLAKE2 hash of the canoni
 ``pre_ids``/``post_ids``), so a changed connectivity misses. A cached winner is still
 checked against the reference (two steps, no timing) before it is returned. A file written by
 another synbench version or on another machine is ignored; an unreadable or malformed
-file is ignored with a :class:`CacheWarning`. :func:`clear_cache` removes them all.
+file, or one whose values do not hold up (a time that is not a finite non-negative
+number, a rate or strategy that was not asked, a winner that is not the fastest of its
+table), is ignored with a :class:`CacheWarning`, re-timed and overwritten.
+:func:`clear_cache` removes them all.
 """
 
 from __future__ import annotations
@@ -64,7 +72,12 @@ import numpy as np
 from ._version import __version__
 from .core import registry
 from .core.errors import SynbenchError
-from .core.reference import mismatch, reference_conductances, reference_scales
+from .core.reference import (
+    check_reference_fits,
+    mismatch,
+    reference_conductances,
+    reference_scales,
+)
 
 DT_MS = 0.1
 TAU_MS = 5.0  # the decay used while timing: exp(-dt / tau_exc) of COBA
@@ -104,6 +117,12 @@ class FastestResult:
     candidate that was timed; ``skipped`` maps each strategy that was not timed to the
     reason (does not fit, disagrees with the reference, unavailable, budget spent);
     ``from_cache`` says whether the timings were read from the cache.
+
+    ``connectivity`` and ``weight`` are what was timed, in canonical (pre, post) order:
+    ``entry.prepare(result.connectivity, result.weight, dtype)`` prepares exactly that.
+    ``order`` is None unless index arrays were sorted; then canonical synapse k is the
+    user's synapse ``order[k]``, and ``a[order]`` puts any per-synapse array ``a`` of the
+    user's into canonical order.
     """
 
     entry: registry.Entry
@@ -118,6 +137,9 @@ class FastestResult:
     complete: bool = True
     budget_s: float | None = None
     tuning_s: float | None = field(default=None, compare=False)
+    connectivity: object = field(default=None, repr=False, compare=False)
+    weight: object = field(default=None, repr=False, compare=False)
+    order: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def ranking(self) -> list[tuple[str, float]]:
         """(strategy, score) fastest first; the score is the mean seconds per step over rates."""
@@ -167,6 +189,10 @@ class FastestResult:
             lines.append(f"skipped {name}: {reason}")
         if not self.complete:
             lines.append(f"tuning incomplete (budget {self.budget_s:g} s); not cached")
+        if self.order is not None:
+            lines.append("your synapses were sorted into canonical (pre, post) order: prepare "
+                         "with entry.prepare(best.connectivity, best.weight, dtype), and put "
+                         "other per-synapse arrays a in that order with a[best.order]")
         lines.append(f"use it: {self.usage()}")
         return "\n".join(lines)
 
@@ -204,7 +230,9 @@ def fastest(
     dtype : "float64" or "float32"
     weight : scalar or array, optional
         One weight for all synapses (default 1.0) or one per synapse, in the order of
-        ``conn`` (canonical order for a Connectivity, the given order for index arrays).
+        ``conn``: canonical order for a Connectivity (one built from ids in another order
+        is refused: see ``Connectivity.canonical``), the given order for index arrays.
+        ``result.weight`` holds them in canonical order, for ``result.connectivity``.
     budget_s : float
         Upper bound on the whole tuning, compilation included (default 10 s).
     strategies : iterable of str, optional
@@ -217,7 +245,9 @@ def fastest(
     Returns
     -------
     FastestResult
-        ``.entry`` (the winner), ``.table``, ``.skipped``, ``.from_cache``, ``.usage()``.
+        ``.entry`` (the winner), ``.table``, ``.skipped``, ``.from_cache``, ``.usage()``,
+        and what was timed: ``.connectivity`` and ``.weight`` (canonical order, ready for
+        ``entry.prepare``) and ``.order`` (the sorting of index arrays, else None).
 
     Raises
     ------
@@ -227,12 +257,13 @@ def fastest(
     global TIMINGS_RUN
     start = time.perf_counter()  # the budget covers everything from here
     registry.check_names(backend=backend)
-    dtype = _check_dtype(dtype)
+    dtype = registry.check_dtype(dtype)
     rates = _check_rates(rate_hz)
     budget_s = _check_budget(budget_s)
-    conn, weight = as_connectivity(conn, weight, n_pre=n_pre, n_post=n_post)
+    conn, weight, order = _canonical_input(conn, weight, n_pre, n_post)
     module = registry.BACKENDS[backend].load()  # SynbenchError naming what to install
     weight = registry.as_weight(1.0 if weight is None else weight, conn.n_syn, np.float64)
+    used = dict(connectivity=conn, weight=weight, order=order)
     candidates, skipped = _candidates(backend, strategies)
     wanted = tuple(e.name for e in candidates) + tuple(sorted(skipped))
     signature = connectivity_signature(conn, weight)
@@ -255,7 +286,7 @@ def fastest(
                     entry=entry, table=[Timing(*row) for row in cached["table"]],
                     skipped=dict(cached["skipped"]), from_cache=True, backend=backend,
                     dtype=dtype, rates_hz=rates, criterion=criterion, signature=signature,
-                    budget_s=cached.get("budget_s"))
+                    budget_s=cached.get("budget_s"), **used)
             warnings.warn(f"cached winner {entry.id} now disagrees with the reference "
                           f"({problem}); tuning again", CacheWarning, stacklevel=2)
 
@@ -276,7 +307,7 @@ def fastest(
     result = FastestResult(
         entry=entry, table=table, skipped=skipped, from_cache=False, backend=backend,
         dtype=dtype, rates_hz=rates, criterion=criterion, signature=signature,
-        complete=complete, budget_s=budget_s, tuning_s=time.perf_counter() - start)
+        complete=complete, budget_s=budget_s, tuning_s=time.perf_counter() - start, **used)
     if cache and complete:
         _store(key, result)
     return result
@@ -313,8 +344,15 @@ def cache_dir() -> Path:
 def as_connectivity(conn, weight=None, *, n_pre=None, n_post=None):
     """``(Connectivity, weight)`` from a Connectivity, index arrays or a scipy.sparse matrix.
 
-    Per-synapse weights come back in canonical (pre-major) order.
+    Per-synapse weights come back in canonical (pre-major) order, that of the returned
+    connectivity's ``pre_ids``, so ``prepare(conn, weight, dtype)`` takes them as they are.
     """
+    conn, weight, _ = _canonical_input(conn, weight, n_pre, n_post)
+    return conn, weight
+
+
+def _canonical_input(conn, weight, n_pre, n_post):
+    """As :func:`as_connectivity`, plus the permutation that sorted index arrays (or None)."""
     from .core.connect import Connectivity
 
     if isinstance(conn, Connectivity):
@@ -322,18 +360,20 @@ def as_connectivity(conn, weight=None, *, n_pre=None, n_post=None):
             if given is not None and given != getattr(conn, name):
                 raise SynbenchError(f"{name}={given} does not match the connectivity's "
                                     f"{name}={getattr(conn, name)}")
-        return conn, weight
+        return conn, conn.check_weight_order(weight), None
     try:
         import scipy.sparse
 
         if scipy.sparse.issparse(conn):
-            return _from_sparse(conn, weight, n_pre, n_post)
+            return (*_from_sparse(conn, weight, n_pre, n_post), None)
     except ImportError:  # pragma: no cover - scipy is a dependency
         pass
     if isinstance(conn, tuple | list) and len(conn) == 2:
-        return _from_ids(conn[0], conn[1], weight, n_pre, n_post)
+        given = _from_ids(conn[0], conn[1], n_pre, n_post)
+        return (*given.canonical(weight), given.order)
     if hasattr(conn, "build") and n_pre is not None and n_post is not None:
-        return conn.build(_size("n_pre", n_pre), _size("n_post", n_post)), weight
+        built = conn.build(_size("n_pre", n_pre), _size("n_post", n_post))
+        return built, built.check_weight_order(weight), None
     raise SynbenchError(
         f"cannot use a {type(conn).__name__} as connectivity: give a Connectivity "
         "(e.g. synbench.FixedProb(0.02).build(n_pre, n_post)), a (pre_ids, post_ids) pair "
@@ -363,16 +403,6 @@ def _size(name, value) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise SynbenchError(f"{name} must be a positive integer, not {value!r}")
     return int(value)
-
-
-def _check_dtype(dtype) -> str:
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:
-        name = None
-    if name not in RTOL:
-        raise SynbenchError(f"dtype must be one of {', '.join(RTOL)}, not {dtype!r}")
-    return name
 
 
 def _check_rates(rate_hz) -> tuple[float, ...]:
@@ -415,7 +445,8 @@ def _index_array(name, values) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def _from_ids(pre, post, weight, n_pre, n_post):
+def _from_ids(pre, post, n_pre, n_post):
+    """The Connectivity of index arrays in the user's order (it records the sorting)."""
     from .core.connect import Connectivity
 
     pre, post = _index_array("pre_ids", pre), _index_array("post_ids", post)
@@ -430,14 +461,7 @@ def _from_ids(pre, post, weight, n_pre, n_post):
     for name, ids, n in (("pre_ids", pre, n_pre), ("post_ids", post, n_post)):
         if ids.size and ids.max() >= n:
             raise SynbenchError(f"{name} holds index {ids.max()} but there are only {n} neurons")
-    order = np.lexsort((post, pre))
-    if weight is not None and np.ndim(weight) == 1:
-        w = np.asarray(weight, dtype=np.float64)
-        if w.shape != pre.shape:
-            raise SynbenchError(f"weight must be a scalar or one value per synapse "
-                                f"({pre.size}), not shape {w.shape}")
-        weight = w[order]
-    return Connectivity(n_pre, n_post, pre[order], post[order]), weight
+    return Connectivity(n_pre, n_post, pre, post, copy=False)
 
 
 def _from_sparse(matrix, weight, n_pre, n_post):
@@ -494,6 +518,8 @@ class _Reference:
     """
 
     def __init__(self, conn, weight, dtype):
+        # Spikes, fan-in counts, two steps of g and scale: refused before any is allocated.
+        check_reference_fits(conn, n_steps=8)
         fan_in = int(np.bincount(conn.post_ids, minlength=1).max()) if conn.n_syn else 1
         fraction = min(CHECK_SPIKE_FRACTION, CHECK_TERMS / fan_in)
         rng = np.random.default_rng(SEED + 1)
@@ -738,6 +764,12 @@ def _cache_file(key) -> Path:
 
 
 def _load(key) -> dict | None:
+    """The cached record for ``key``, or None: absent, another version's, or untrustworthy.
+
+    Everything read is checked by value before use, so a damaged file (a number out of
+    range, a wrong type, an unknown strategy) is ignored with a CacheWarning, re-timed and
+    overwritten, never a crash of every later call for the key.
+    """
     path = _cache_file(key)
     try:
         raw = path.read_bytes()
@@ -749,49 +781,90 @@ def _load(key) -> dict | None:
         return None
     try:
         record = json.loads(raw.decode("utf-8"))
-        problem = _malformed(record)
     except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
         problem = f"not valid JSON ({err})"
+    else:
+        problem = _malformed(record)
+        if problem is None and (record["synbench_version"] != __version__
+                                or record["kernel_api_version"] != registry.KERNEL_API_VERSION):
+            return None  # another version's: not an error, just not ours
+        problem = problem or _wrong_values(record, key)
     if problem is not None:
         warnings.warn(f"ignoring corrupted synbench cache file {path}: {problem}", CacheWarning,
                       stacklevel=3)
-        return None
-    if (record["synbench_version"] != __version__
-            or record["kernel_api_version"] != registry.KERNEL_API_VERSION
-            or record["machine"] != _machine() or record["key"] != json.loads(json.dumps(key))):
-        return None  # another version or machine: not an error, just not ours
-    try:
-        registry.get(record["winner"], key["backend"])
-    except SynbenchError:
         return None
     return record
 
 
 def _malformed(record) -> str | None:
-    """None when ``record`` has the shape :func:`_store` writes, else what is wrong."""
+    """None when ``record`` has the shape and types :func:`_store` writes, else what is wrong."""
     if not isinstance(record, dict):
         return "not a JSON object"
-    if record.get("format") != CACHE_FORMAT:
+    if isinstance(record.get("format"), bool) or record.get("format") != CACHE_FORMAT:
         return f"unknown format {record.get('format')!r}"
     for name, kind in (("synbench_version", str), ("kernel_api_version", int),
                        ("machine", dict), ("key", dict), ("winner", str), ("table", list),
                        ("skipped", dict)):
-        if not isinstance(record.get(name), kind):
+        value = record.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
             return f"field {name!r} missing or not a {kind.__name__}"
     for row in record["table"]:
         if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], str)
-                and all(isinstance(x, int | float) and not isinstance(x, bool) for x in row[1:])
-                and math.isfinite(row[2]) and row[2] >= 0):
+                and _finite_number(row[1]) and _finite_number(row[2])
+                and row[1] >= 0 and row[2] >= 0):
             return f"bad table row {row!r}"
-    rates = record["key"].get("rates_hz")
-    if not isinstance(rates, list):
-        return "key has no rates"
+    if not all(isinstance(v, str) for v in record["skipped"].values()):
+        return "bad skipped reasons"
+    budget = record.get("budget_s")
+    if budget is not None and not (_finite_number(budget) and budget > 0):
+        return f"bad budget_s {budget!r}"
+    return None
+
+
+def _wrong_values(record, key) -> str | None:
+    """None when a well-formed ``record`` answers ``key`` here, else what does not fit."""
+    # The file name hashes the key and the machine: another one inside means damage.
+    if record["machine"] != _machine():
+        return "it names another machine than the one its file name is for"
+    if record["key"] != json.loads(json.dumps(key)):
+        return "it answers another question than the one its file name is for"
+    backend, rates = key["backend"], key["rates_hz"]
+    known = set(_strategies_of(backend))
+    seen = set()
+    for name, rate, _ in record["table"]:
+        if name not in known:
+            return f"its table names {name!r}, not a {backend} strategy"
+        if rate not in rates or (name, rate) in seen:
+            return f"its table has a stray or repeated row for {name!r} at {rate!r} Hz"
+        seen.add((name, rate))
+    for name in record["skipped"]:
+        try:
+            registry.check_names(strategy=name)
+        except SynbenchError:
+            return f"it skips {name!r}, not a strategy"
     ranking = _rank([Timing(*row) for row in record["table"]], tuple(rates))
     if not ranking or ranking[0][0] != record["winner"]:
         return "the winner is not the fastest row of its own table"
-    if not all(isinstance(v, str) for v in record["skipped"].values()):
-        return "bad skipped reasons"
+    try:
+        registry.get(record["winner"], backend)
+    except SynbenchError as err:
+        return f"its winner cannot run here ({err})"
     return None
+
+
+def _strategies_of(backend) -> list[str]:
+    """Names of the strategies registered for ``backend`` (available or not)."""
+    return [e.name for e in registry.entries(available_only=False) if e.backend == backend]
+
+
+def _finite_number(x) -> bool:
+    """Whether ``x`` is a finite JSON number (not a bool, nor an int beyond float range)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # math.isfinite(10**400)
+        return False
 
 
 def _store(key, result: FastestResult) -> None:

@@ -6,7 +6,9 @@ Every backend module provides a ``Simulation`` class with the same three methods
   projections on the backend (``entry`` None means neurons alone, the baseline);
 - ``compile()``: all just-in-time compilation, timed apart from the run;
 - ``advance(n_steps) -> (spike_steps, spike_ids)``: simulate the next ``n_steps`` steps
-  and return that chunk's spikes as NumPy arrays (absolute step, neuron index).
+  and return that chunk's spikes as NumPy arrays (absolute step, neuron index);
+- ``finite() -> bool``: whether every neuron state variable is finite (checked after
+  each chunk: a diverged network stops with an error instead of reporting rates).
 
 This module owns what is common: validation, memory checks, chunking, the progress
 bar, timing and the result.
@@ -15,16 +17,18 @@ bar, timing and the result.
 from __future__ import annotations
 
 import math
+import numbers
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .core import registry
-from .core.errors import SynbenchError
+from .core.connect import Connectivity
+from .core.errors import SynbenchError, SynbenchWarning
 from .core.networks import NetworkSpec
-
-DTYPES = ("float64", "float32")
+from .core.registry import check_dtype
 
 
 @dataclass
@@ -89,8 +93,8 @@ class RunResult:
 
         Draws into ``ax`` when given (a notebook's own figure), else into a new figure
         made without pyplot, so no matplotlib backend or global state is touched.
-        ``path`` saves the figure (format from its extension). At most ``max_points``
-        spikes are drawn (every k-th), which keeps huge runs quick to plot.
+        ``path`` saves the figure (png, pdf or svg, from its extension; atomically). At
+        most ``max_points`` spikes are drawn (every k-th), which keeps huge runs quick to plot.
         """
         fig, ax = figure_and_axes(ax, (9, 5))
         keep = slice(None, None, max(1, self.spike_ids.size // max_points))
@@ -107,8 +111,9 @@ class RunResult:
         ax.set_title(f"{self.network.upper()} n={self.n}, {self.label}, {self.dtype}")
         ax.legend(loc="upper right", markerscale=8)
         if path is not None:
-            fig.tight_layout()
-            fig.savefig(path, dpi=120)
+            from .outputs import save_figure
+
+            save_figure(fig, path, dpi=120)
         return ax
 
 
@@ -122,37 +127,57 @@ def figure_and_axes(ax, figsize):
     return fig, fig.add_subplot()
 
 
+# Spike steps are recorded as int32.
+MAX_STEPS = 2**31 - 1
+
+
 def n_steps_for(duration: float, dt: float) -> int:
     """The whole number of steps in ``duration``, or a SynbenchError saying why not."""
     for name, value in (("dt", dt), ("duration", duration)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        if isinstance(value, bool) or not (isinstance(value, numbers.Real)
+                                           and math.isfinite(value) and value > 0):
             raise SynbenchError(f"{name} must be a positive number of ms, not {value!r}")
     steps = round(duration / dt)
-    if abs(steps * dt - duration) > 1e-9 * max(1.0, duration):
+    if steps > MAX_STEPS:
+        raise SynbenchError(f"duration / dt = {duration / dt:.3g} steps is more than the "
+                            f"{MAX_STEPS} a run can record; use a shorter duration or a larger dt")
+    if steps == 0 or abs(steps * dt - duration) > 1e-9 * max(1.0, duration):
         raise SynbenchError(
             f"duration {duration} ms is not a whole number of steps of dt = {dt} ms; "
-            f"use e.g. {steps * dt:g} ms"
+            f"use e.g. {max(steps, 1) * dt:g} ms"
         )
     return steps
 
 
-def check_dtype(dtype) -> str:
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
-    if name not in DTYPES:
-        raise SynbenchError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    return name
+def check_dt(spec: NetworkSpec, dt: float) -> None:
+    """Warn when ``dt`` is coarse next to the network's fastest time constant."""
+    name, tau = min(spec.time_constants().items(), key=lambda item: item[1])
+    if dt > tau / 10:
+        warnings.warn(f"dt = {dt:g} ms is more than a tenth of the {name} time constant "
+                      f"({tau:g} ms): expect large integration errors or divergence; "
+                      "0.1 ms or less is usual", SynbenchWarning, stacklevel=3)
 
 
-def check_fits(entry, conns, dtype) -> None:
-    """Refuse, before allocating anything, a strategy whose structures do not fit."""
-    backend = registry.BACKENDS[entry.backend].load()
-    needed = sum(entry.nbytes(c, dtype) for c in conns.values())
-    free = backend.free_memory()
-    if needed > 0.8 * free:
-        raise SynbenchError(
-            f"{entry.id} needs about {needed / 2**30:.1f} GiB for these projections but "
-            f"{free / 2**30:.1f} GiB is free; use a sparse strategy such as pre_slice or csr"
-        )
+def check_spec(spec) -> None:
+    if not isinstance(spec, NetworkSpec):
+        raise SynbenchError(f"spec must be a network such as synbench.coba(4000), not {spec!r}")
+
+
+def check_conns(spec: NetworkSpec, conns: dict) -> dict:
+    """``conns`` must hold a Connectivity of the right sizes for every projection."""
+    if not isinstance(conns, dict):
+        raise SynbenchError(f"conns must be a dict from projection name to Connectivity "
+                            f"(spec.connectivity() builds it), not {type(conns).__name__}")
+    for p in spec.projections:
+        conn = conns.get(p.name)
+        if not isinstance(conn, Connectivity):
+            raise SynbenchError(f"conns[{p.name!r}] must be a Connectivity, not "
+                                f"{type(conn).__name__}; build conns with spec.connectivity()")
+        want = (spec.group(p.pre).size, spec.group(p.post).size)
+        if (conn.n_pre, conn.n_post) != want:
+            raise SynbenchError(f"conns[{p.name!r}] is {conn.n_pre} x {conn.n_post} but "
+                                f"projection {p.name} is {want[0]} x {want[1]}")
+    return conns
 
 
 def run(
@@ -175,18 +200,26 @@ def run(
     >>> from synbench import coba, run
     >>> result = run(coba(1000), "pre_slice", "numpy", duration=10.0)  # doctest: +SKIP
     """
+    check_spec(spec)
+    for name, value in (("strategy", strategy), ("backend", backend)):
+        if not isinstance(value, str) and not (name == "strategy" and value is None):
+            raise SynbenchError(f"{name} must be a name such as 'pre_slice' or 'numba' "
+                                f"(see `synbench list`), not {value!r}")
     n_steps = n_steps_for(duration, dt)
     dtype = check_dtype(dtype)
     registry.check_names(strategy, backend)
     module = registry.BACKENDS[backend].load()
     entry = registry.get(strategy, backend) if strategy is not None else None
-    conns = spec.connectivity() if conns is None and entry is not None else (conns or {})
-    if entry is not None:
-        check_fits(entry, conns, dtype)
     if chunk_steps is None:
         chunk_steps = min(n_steps, 1000)
-    if not (isinstance(chunk_steps, int) and chunk_steps > 0):
+    if isinstance(chunk_steps, bool) or not (isinstance(chunk_steps, int) and chunk_steps > 0):
         raise SynbenchError(f"chunk_steps must be a positive integer, not {chunk_steps!r}")
+    check_dt(spec, dt)
+    if entry is not None:
+        conns = spec.connectivity() if conns is None else check_conns(spec, conns)
+        entry.check_fits(conns.values(), dtype)
+    else:
+        conns = {}
 
     sim = module.Simulation(spec, entry, conns, dt, dtype, chunk_steps)
     start = time.perf_counter()
@@ -204,6 +237,13 @@ def run(
             start = time.perf_counter()
             chunk_steps_, chunk_ids = sim.advance(size)
             wall_s += time.perf_counter() - start
+            if not sim.finite():
+                raise SynbenchError(
+                    f"the network diverged between steps {done} and {done + size} "
+                    f"({done * dt:g}-{(done + size) * dt:g} ms): its state holds NaN or inf, "
+                    f"so no rates are reported; use a smaller dt than {dt:g} ms")
+            if done == 0 and not progress:
+                _warn_if_long(wall_s, size, n_steps)
             steps.append(chunk_steps_)
             ids.append(chunk_ids)
             done += size
@@ -219,6 +259,15 @@ def run(
         events=_events(spec, conns, spike_ids) if entry is not None else 0,
         groups={g.name: (g.start, g.stop) for g in spec.groups},
     )
+
+
+def _warn_if_long(first_s: float, first_steps: int, n_steps: int) -> None:
+    """Say how long a run without a progress bar will take, when that is long."""
+    estimate = first_s / first_steps * n_steps
+    if estimate > 600:
+        warnings.warn(f"this run will take about {estimate / 3600:.2g} h ({n_steps} steps at "
+                      f"{first_s / first_steps * 1e3:.2g} ms each); Ctrl-C stops it",
+                      SynbenchWarning, stacklevel=3)
 
 
 def _rates(spec: NetworkSpec, spike_ids: np.ndarray, duration_ms: float) -> dict[str, float]:

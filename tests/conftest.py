@@ -45,3 +45,11 @@ def pytest_collection_modifyitems(config, items):
         if parameter_backends(item) & set(GPU_BACKENDS) or any(
                 name in getattr(item, "fixturenames", ()) for name in GPU_BACKENDS):
             item.add_marker(pytest.mark.gpu)
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    """A fresh ``fastest`` cache per test: no test reads or fills the user's own."""
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("SYNBENCH_CACHE_DIR", str(directory))
+    return directory

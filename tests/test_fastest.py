@@ -33,13 +33,6 @@ fastest = fm.fastest
 DECAY = math.exp(-0.1 / 5.0)
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "cache"
-    monkeypatch.setenv("SYNBENCH_CACHE_DIR", str(directory))
-    return directory
-
-
 def _cache_files(directory):
     return sorted(directory.glob("fastest-*.json"))
 

@@ -8,3 +8,7 @@ non-zero, without a traceback.
 
 class SynbenchError(ValueError):
     """Bad input to synbench: the message says what is wrong and how to fix it."""
+
+
+class SynbenchWarning(UserWarning):
+    """A run that works but may not mean what the user thinks (e.g. a very large dt)."""

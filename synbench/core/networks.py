@@ -9,11 +9,12 @@ runners in ``synbench.run`` and ``synbench/impls`` decide *how*.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .connect import Connectivity, Connector, FixedProb
+from .connect import Connectivity, Connector, FixedProb, available_memory
 from .errors import SynbenchError
 from .integrators import METHODS
 from .neurons import HHParams, LIFParams
@@ -97,6 +98,13 @@ class NetworkSpec:
             for p in self.projections
         }
 
+    def time_constants(self) -> dict[str, float]:
+        """The membrane's and each projection's synaptic time constant, in ms."""
+        params = self.params
+        membrane = params.tau if self.model == "lif" else (
+            params.cm / params.gl if params.gl > 0 else math.inf)
+        return {"membrane": membrane, **{f"synapse {p.name}": p.tau for p in self.projections}}
+
     def describe(self) -> str:
         e, i = (g.size for g in self.groups)
         return f"{self.name.upper()} n={self.n} (E={e}, I={i}), p={self.p:.4g}, {self.method}"
@@ -107,10 +115,25 @@ def default_p(n: int) -> float:
     return 0.02 if n == 4000 else 80.0 / n
 
 
+# Neuron indices are int32 in every structure and spike monitor.
+MAX_NEURONS = 2**31 - 1
+# Bytes per synapse of a typical sparse run: pre and post ids, a weight, one structure.
+_BYTES_PER_SYNAPSE = 24
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def _check(n, seed, exc_fraction, p, method) -> float:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise SynbenchError(f"n must be a positive integer number of neurons, not {n!r}")
-    if not 0.0 < exc_fraction < 1.0:
+    if n > MAX_NEURONS:
+        raise SynbenchError(f"n = {n} exceeds {MAX_NEURONS} neurons, the most int32 indices "
+                            "can address")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SynbenchError(f"seed must be a non-negative integer, not {seed!r}")
+    if not (_is_real(exc_fraction) and 0.0 < exc_fraction < 1.0):
         raise SynbenchError(f"exc_fraction must lie strictly between 0 and 1, not {exc_fraction!r}")
     if round(n * exc_fraction) in (0, n):
         raise SynbenchError(
@@ -119,12 +142,25 @@ def _check(n, seed, exc_fraction, p, method) -> float:
     if method not in METHODS:
         raise SynbenchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     p = default_p(n) if p is None else p
-    if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 <= p <= 1.0):
+    if not (_is_real(p) and 0.0 <= p <= 1.0):
         raise SynbenchError(
             f"connection probability p = {p!r} is not in [0, 1]"
             + (" (80 / n exceeds 1 for n < 80: pass p explicitly)" if n < 80 else "")
         )
+    _check_memory(int(n), float(p))
     return float(p)
+
+
+def _check_memory(n: int, p: float) -> None:
+    """Refuse, before drawing anything, a network whose synapses cannot fit in memory."""
+    needed = float(n) * n * p * _BYTES_PER_SYNAPSE + 64.0 * n
+    free = available_memory()
+    if needed > free:
+        raise SynbenchError(
+            f"a network of n = {n} with p = {p:.3g} has about {n * n * p:.3g} synapses, "
+            f"which need about {needed / 2**30:.3g} GiB; {free / 2**30:.3g} GiB is free: "
+            "choose a smaller n or p"
+        )
 
 
 def _frozen(**arrays: np.ndarray) -> dict[str, np.ndarray]:

@@ -20,6 +20,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from .connect.structures import require_memory
+
+
+def reference_nbytes(conn, n_steps: int = 1) -> int:
+    """Bytes the reference takes, about: W^T (float64 values and int64 indices, as COO then
+    CSR: O(n_syn + n_post)), one float64 event vector (n_pre) and ``n_steps`` conductances."""
+    return 8 * (5 * conn.n_syn + conn.n_pre + (n_steps + 2) * conn.n_post + 1)
+
+
+def check_reference_fits(conn, n_steps: int = 1) -> None:
+    """Refuse, before allocating, a reference that would not fit in memory.
+
+    The group sizes may come from a file or from index arrays, so a reference for a few
+    synapses between 10**12 neurons would otherwise try to allocate terabytes.
+    """
+    require_memory(reference_nbytes(conn, n_steps),
+                   f"the reference for {conn.n_pre} -> {conn.n_post} neurons",
+                   "use smaller groups (n_pre and n_post, not only fewer synapses)")
+
 
 def weight_transpose(conn, weight):
     """W^T as a float64 scipy.sparse CSR matrix of shape (n_post, n_pre).
@@ -28,6 +47,7 @@ def weight_transpose(conn, weight):
     """
     import scipy.sparse
 
+    check_reference_fits(conn)
     values = np.broadcast_to(np.asarray(weight, dtype=np.float64), (conn.n_syn,))
     return scipy.sparse.coo_matrix((values, (conn.post_ids, conn.pre_ids)),
                                    shape=(conn.n_post, conn.n_pre)).tocsr()

@@ -19,8 +19,8 @@ import difflib
 import importlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass, field, replace
+from functools import cache, update_wrapper, wraps
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from .errors import SynbenchError
 from .strategies import Strategy
 
 KERNEL_API_VERSION = 2
+DTYPES = ("float64", "float32")
+#: The share of the backend's free memory a strategy may take (``Entry.check_fits``).
+MEMORY_FRACTION = 0.8
 
 
 def as_weight(weight, n_syn: int, dtype) -> np.ndarray:
@@ -46,6 +49,135 @@ def as_weight(weight, n_syn: int, dtype) -> np.ndarray:
     if not np.all(np.isfinite(w)):
         raise SynbenchError("weight contains NaN or inf; every synaptic weight must be finite")
     return w.astype(dtype)
+
+
+# --- what the kernel API accepts (DESIGN section 7), one place for every backend ---
+
+
+def check_dtype(dtype) -> str:
+    """The name of ``dtype`` ('float64' or 'float32'), given as a name, type or np.dtype."""
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except (TypeError, ValueError):
+        name = None
+    if name not in DTYPES:
+        raise SynbenchError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    return name
+
+
+def check_connectivity(conn) -> None:
+    from .connect import Connectivity
+
+    if not isinstance(conn, Connectivity):
+        raise SynbenchError(
+            f"conn must be a synbench Connectivity, not {type(conn).__name__}; build one with "
+            "a connector, e.g. FixedProb(0.02, seed=0).build(n_pre, n_post), or from your "
+            "own synapse lists with IJConn(pre_ids, post_ids).build(n_pre, n_post)")
+
+
+#: What one value of a state of each kind stands for, for the messages.
+_ONE_PER = {"matrix": "one per (pre, post) pair", "synapse": "one per synapse",
+            "post": "one per post neuron", "pre": "one per pre neuron"}
+
+
+class ShapeError(SynbenchError):
+    """An argument of a kernel has the wrong shape (the Numba kernels raise it from
+    compiled code, with the shapes they compared)."""
+
+    def __init__(self, name, expected, given, kind):
+        super().__init__(f"{name} must have shape {tuple(expected)} ({_ONE_PER[kind]}), "
+                         f"not {tuple(given)}")
+
+
+def _check_array(name, x, shape, dtypes, kind, hint="") -> None:
+    """Refuse ``x`` unless its shape is ``shape`` and its dtype one of ``dtypes``.
+
+    Reads only ``.shape`` and ``.dtype``, so it costs O(1) and works on NumPy and CuPy
+    arrays and on JAX tracers (whose shapes and dtypes are known when tracing). ``kind``
+    names what one value stands for (a state kind).
+    """
+    given_shape, given_dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+    if given_shape is None or given_dtype is None:
+        raise SynbenchError(f"{name} must be an array of shape {shape} ({_ONE_PER[kind]}), "
+                            f"not {type(x).__name__}")
+    if tuple(given_shape) != shape:
+        raise ShapeError(name, shape, given_shape, kind)
+    if np.dtype(given_dtype) not in dtypes:
+        raise SynbenchError(f"{name} must have dtype {' or '.join(d.name for d in dtypes)}, "
+                            f"not {np.dtype(given_dtype).name}{hint}")
+
+
+def check_state(kind, data, state, shape=None) -> None:
+    """``state`` must be of the data's dtype and shaped as a state of ``kind`` for ``data``
+    (or as ``shape``, where a backend lays that state out otherwise)."""
+    shape = strategies.state_shape(kind, data) if shape is None else tuple(shape)
+    _check_array("state", state, shape, (np.dtype(data.dtype),), kind)
+    if not getattr(getattr(state, "flags", None), "writeable", True):
+        raise SynbenchError("state is read-only; the kernels update it in place")
+
+
+def check_events(data, events, name="events") -> None:
+    """``events`` must be one bool spike or one float amplitude of the data's dtype per pre
+    neuron: an integer is refused, since 2 could mean a spike or twice the weight."""
+    dtype = np.dtype(data.dtype)
+    _check_array(name, events, (data.n_pre,), (np.dtype(bool), dtype), "pre",
+                 f": pass bool spikes or {dtype.name} amplitudes (the data's dtype)")
+
+
+def check_out(data, out) -> None:
+    """``out`` must be one value per post neuron, of the data's dtype."""
+    _check_array("out", out, (data.n_post,), (np.dtype(data.dtype),), "post")
+
+
+def check_decay(decay) -> None:
+    """``decay`` must be a finite real scalar (a 0-d array will do)."""
+    dtype = getattr(decay, "dtype", None)
+    dtype = np.asarray(decay).dtype if dtype is None else np.dtype(dtype)
+    if np.ndim(decay) != 0 or dtype.kind not in "iuf":
+        raise SynbenchError(f"decay must be a real scalar such as 0.98, not {decay!r}")
+    try:
+        finite = math.isfinite(float(decay))
+    except TypeError:  # a JAX tracer: its value is known only when the step runs
+        return
+    if not finite:
+        raise SynbenchError(f"decay must be finite, not {decay!r}")
+
+
+def checked_kernels(kind: str, deliver, step, conductance, state_shape=None) -> dict:
+    """``deliver``, ``step`` and ``conductance`` behind the checks of their arguments.
+
+    The kernel API is public (``entry.step(data, state, spikes, decay)`` from the user's
+    code), and a kernel reading ``events`` or ``state`` past its end would crash or give
+    wrong numbers. The checks read only shapes and dtypes: O(1), and at trace time under
+    ``jax.jit``. The NumPy, JAX and CuPy backends register these wrappers; Numba has its
+    compiled twin (``synbench.impls.numba.checked_kernels``) with the same checks.
+    ``state_shape(data)`` is the state's shape where a backend lays it out otherwise
+    than ``strategies.state_shape`` (JAX post_slice pads it per post neuron).
+    """
+    def check(data, state):
+        check_state(kind, data, state, None if state_shape is None else state_shape(data))
+
+    @wraps(deliver)
+    def checked_deliver(data, state, events):
+        check(data, state)
+        check_events(data, events)
+        return deliver(data, state, events)
+
+    @wraps(step)
+    def checked_step(data, state, spikes, decay):
+        check(data, state)
+        check_events(data, spikes, "spikes")
+        check_decay(decay)
+        return step(data, state, spikes, decay)
+
+    @wraps(conductance)
+    def checked_conductance(data, state, *out):
+        check(data, state)
+        if out and out[0] is not None:
+            check_out(data, out[0])
+        return conductance(data, state, *out)
+
+    return {"deliver": checked_deliver, "step": checked_step, "conductance": checked_conductance}
 
 
 @dataclass(frozen=True)
@@ -108,6 +240,10 @@ class Entry:
     - ``step(data, state, spikes, decay) -> state``: the one-call form for exponential
       synapses: ``state * decay``, then ``deliver``.
 
+    Every backend registers them behind checks of what they are given (DESIGN section
+    7): ``prepare`` behind :func:`checked_prepare`, the kernels behind
+    :func:`checked_kernels` (Numba: its compiled twin).
+
     ``extras`` holds what a backend's runner needs from the strategy beyond these (a
     JAX block adder, a CUDA device function and its launch shape), so that no runner
     looks a strategy up by name.
@@ -159,6 +295,21 @@ class Entry:
         """Estimated bytes this strategy holds for ``conn``, without building anything."""
         return sum(conn.structure_nbytes(s) for s in self.needs) + self.state_nbytes(conn, dtype)
 
+    def check_fits(self, conns, dtype) -> None:
+        """Refuse, before anything is allocated, projections that would not fit.
+
+        ``conns``: the Connectivity of every projection held at once (``run`` passes the
+        whole network's, ``prepare`` its own). The limit is MEMORY_FRACTION of what the
+        backend's ``free_memory()`` reports.
+        """
+        needed = sum(self.nbytes(c, dtype) for c in conns)
+        free = BACKENDS[self.backend].load().free_memory()
+        if needed > MEMORY_FRACTION * free:
+            advice = ("use a sparse strategy such as pre_slice or csr" if self.state == "matrix"
+                      else "use smaller groups or free memory")
+            raise SynbenchError(f"{self.id} needs about {needed / 2**30:.3g} GiB for these "
+                                f"projections but {free / 2**30:.3g} GiB is free; {advice}")
+
     def __repr__(self) -> str:
         return f"<Entry {self.id} needs={self.needs} state={self.state}>"
 
@@ -173,14 +324,33 @@ def register(name: str, backend: str, *, prepare: Callable, init_state: Callable
 
     ``needs`` overrides the declared structures where this backend reads another form
     (JAX and CuPy ``pre2post`` read ``ell``); ``extras`` are kept for the backend's
-    runner (``entry.extras``). Backends wrap this to fill ``backend`` and to compose
-    ``step`` from ``deliver`` when the strategy has no fused form of its own.
+    runner (``entry.extras``). Backends wrap this to fill ``backend``, to compose
+    ``step`` from ``deliver`` when the strategy has no fused form of its own and to check
+    the kernels' arguments (:func:`checked_kernels`). ``prepare`` is wrapped here, for
+    every backend: :func:`checked_prepare`.
     """
     declared = _declared(name, backend, needs)
     entry = Entry(declared, backend, tuple(needs or declared.needs), prepare, init_state,
                   deliver, conductance, step, dict(extras))
+    entry = replace(entry, prepare=checked_prepare(entry, prepare))
     _ENTRIES[name, backend] = entry
     return entry
+
+
+def checked_prepare(entry: Entry, prepare: Callable) -> Callable:
+    """``prepare`` that first checks its connectivity, the order of per-synapse weights,
+    the dtype, and that the structures fit in memory.
+
+    ``dtype`` reaches ``prepare`` as its name ('float64' or 'float32').
+    """
+    def checked(conn, weight, dtype, **options):
+        check_connectivity(conn)
+        weight = conn.check_weight_order(weight)
+        dtype = check_dtype(dtype)
+        entry.check_fits((conn,), dtype)
+        return prepare(conn, weight, dtype, **options)
+
+    return update_wrapper(checked, prepare, updated=())
 
 
 def register_unavailable(name: str, backend: str, *, reason: str) -> None:

@@ -20,6 +20,10 @@ from .structures import Connectivity, as_size, available_memory, format_bytes, i
 class Connector:
     """Base class of every connector: subclasses implement :meth:`build_coo` only."""
 
+    #: Whether build_coo returns the synapses in an order the caller chose (IJConn's i, j),
+    #: so that the Connectivity records it (``order``); other connectors' order is their own.
+    callers_order = False
+
     def build(self, pre_size, post_size=None) -> Connectivity:
         """Connect ``pre_size`` to ``post_size`` neurons (``post_size`` defaults to ``pre_size``).
 
@@ -33,7 +37,8 @@ class Connector:
         pre = as_size(pre_size, "pre_size")
         post = pre if post_size is None else as_size(post_size, "post_size")
         pre_ids, post_ids = self.build_coo(pre, post)
-        return Connectivity(pre, post, pre_ids, post_ids, copy=False)
+        return Connectivity(pre, post, pre_ids, post_ids, copy=False,
+                            record_order=self.callers_order)
 
     def build_coo(self, pre_size: tuple[int, ...], post_size: tuple[int, ...]):
         """``(pre_ids, post_ids)`` of every synapse, each pair once, in any order."""

@@ -33,11 +33,15 @@ class IJConn(Connector):
     """Synapse k connects pre ``i[k]`` to post ``j[k]``; pairs may come in any order.
 
     Each pair may appear once; indices must lie within the sizes given to ``build``.
+    Pairs out of canonical order are sorted, and the Connectivity keeps the permutation
+    (``order``): per-synapse weights in the order of i, j go through
+    ``conn, w = conn.canonical(w)``.
 
     >>> IJConn([2, 0], [1, 1]).build(3, 2).pre_ids.tolist()
     [0, 2]
     """
 
+    callers_order = True
     i: np.ndarray = field(repr=False)
     j: np.ndarray = field(repr=False)
 
@@ -84,6 +88,13 @@ class MatConn(Connector):
             )
         if mat.dtype.kind not in "biuf":
             raise SynbenchError(f"MatConn needs a bool or numeric matrix, not {mat.dtype}")
+        if mat.dtype.kind == "f" and not np.isfinite(mat).all():
+            i, j = np.argwhere(~np.isfinite(mat))[0].tolist()
+            raise SynbenchError(
+                f"MatConn's matrix holds {mat[i, j]} at ({i}, {j}): NaN or inf says neither "
+                "synapse nor none; use 0 (or False) for no synapse and a finite non-zero value "
+                "for a synapse"
+            )
         object.__setattr__(self, "mat", mat)
 
     def __repr__(self) -> str:

@@ -9,6 +9,7 @@ another kernel shares.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import os
@@ -41,6 +42,8 @@ STRUCTURES = (
 )
 
 _INT32_MAX = np.iinfo(np.int32).max
+#: The most neurons one group may have: every index, and the pad value n_post, fits int64.
+MAX_NEURONS = 2**62
 _CHUNK = 1 << 20  # elements per chunk when scanning large arrays, to bound temporaries
 _FORMAT_VERSION = 1
 _FILE_KEYS = ("format_version", "pre_size", "post_size", "pre_ids", "post_ids")
@@ -53,14 +56,26 @@ def available_memory() -> int:
     """Bytes of memory this process can still allocate, as far as the OS says.
 
     ``MemAvailable`` from ``/proc/meminfo``, else ``os.sysconf`` free pages, capped by
-    a cgroup v2 limit when one applies (containers). ``sys.maxsize`` when unknown.
+    a cgroup v2 limit when one applies (containers) and by the address-space limit
+    (``ulimit -v``, RLIMIT_AS) less what the process has mapped already, since past
+    either an allocation fails however much memory is free. ``sys.maxsize`` when unknown.
 
     >>> available_memory() > 0
     True
     """
     avail = _meminfo_available() or _sysconf_available() or sys.maxsize
-    cgroup = _cgroup_available()
-    return min(avail, cgroup) if cgroup is not None else avail
+    caps = [c for c in (_cgroup_available(), _address_space_available()) if c is not None]
+    return min([avail, *caps])
+
+
+def require_memory(need: int, what: str, advice: str) -> None:
+    """Refuse, before allocating, ``need`` bytes for ``what`` when they are not available."""
+    free = available_memory()
+    if need > free:
+        raise SynbenchError(
+            f"{what} needs {format_bytes(need)} ({need} bytes) but only {format_bytes(free)} "
+            f"of memory is available; {advice}"
+        )
 
 
 def _meminfo_available() -> int | None:
@@ -90,6 +105,24 @@ def _cgroup_available() -> int | None:
         return max(int(limit) - used, 0)
     except (OSError, ValueError):
         return None
+
+
+def _address_space_available() -> int | None:
+    """Bytes left under RLIMIT_AS: the limit less the current virtual size (None: no limit)."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):  # no resource module (Windows)
+        return None
+    if limit == resource.RLIM_INFINITY or limit < 0:
+        return None
+    try:
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return limit  # the size mapped so far is unknown: the limit is still a cap
+    return max(limit - used, 0)
 
 
 def format_bytes(n: int) -> str:
@@ -122,7 +155,13 @@ def as_size(size, what: str = "size") -> tuple[int, ...]:
             f"{what} must be a positive integer or a tuple of positive integers "
             f"(a geometry such as (height, width)), not {size!r}"
         )
-    return tuple(int(d) for d in dims)
+    dims = tuple(int(d) for d in dims)
+    if math.prod(dims) > MAX_NEURONS:
+        raise SynbenchError(
+            f"{what} {size!r} is too large: a group holds at most 2**62 neurons "
+            "(neuron indices are int64)"
+        )
+    return dims
 
 
 def index_dtype(n_pre: int, n_post: int, n_syn: int) -> np.dtype:
@@ -300,12 +339,20 @@ class Connectivity:
     copy : bool
         Copy the id arrays (default). With ``copy=False`` the arrays are used as they
         are when already canonical and of the index dtype: do not modify them after.
+    record_order : bool
+        Keep ``order``, the permutation that sorted the ids (default). Connectors pass
+        False: the order their ids came in is their own, not the caller's.
 
     Notes
     -----
     Indices are int32 while ``n_pre``, ``n_post`` and ``n_syn`` fit, else int64. Every
     structure (see ``STRUCTURES``) is returned read-only and cached after its first
     build; ``cached`` lists those built so far.
+
+    Per-synapse weights are read in canonical order, that of ``pre_ids``. When the ids
+    were given in another order, a per-synapse weight could be meant in either, so
+    :meth:`check_weight_order` refuses it: ``conn, w = conn.canonical(w)`` sorts a
+    weight given in the order of the ids alike.
 
     Examples
     --------
@@ -314,9 +361,15 @@ class Connectivity:
     (array([0, 0, 2], dtype=int32), array([0, 1, 1], dtype=int32))
     >>> conn.require("pre_slice").tolist()
     [[0, 2], [2, 2], [2, 3]]
+    >>> conn.order.tolist()  # canonical synapse k is given synapse order[k]
+    [2, 1, 0]
+    >>> conn, w = conn.canonical([0.2, 0.1, 0.0])  # weights in the order of the ids given
+    >>> w.tolist(), conn.order
+    ([0.0, 0.1, 0.2], None)
     """
 
-    def __init__(self, n_pre, n_post, pre_ids, post_ids, *, copy: bool = True):
+    def __init__(self, n_pre, n_post, pre_ids, post_ids, *, copy: bool = True,
+                 record_order: bool = True):
         self.pre_size = as_size(n_pre, "n_pre")
         self.post_size = as_size(n_post, "n_post")
         self.n_pre = math.prod(self.pre_size)
@@ -330,12 +383,65 @@ class Connectivity:
             )
         self.n_syn = len(pre)
         self.index_dtype = index_dtype(self.n_pre, self.n_post, self.n_syn)
+        self._order = None
         if _is_canonical(pre, post):
             pre = np.array(pre, dtype=self.index_dtype, copy=copy or None)
             post = np.array(post, dtype=self.index_dtype, copy=copy or None)
         else:
-            pre, post = _sort_unique(pre, post, self.n_pre, self.n_post, self.index_dtype)
+            pre, post, order = _sort_unique(pre, post, self.n_pre, self.n_post,
+                                            self.index_dtype, record_order)
+            self._order = None if order is None else _readonly(order)
         self._cache = {PRE_IDS: _readonly(pre), POST_IDS: _readonly(post)}
+
+    # --- the order of the ids given, and per-synapse weights ---
+
+    @property
+    def order(self) -> np.ndarray | None:
+        """None when the ids were given in canonical order, else the permutation that
+        sorted them: canonical synapse k is given synapse ``order[k]``, so an array
+        ``a`` in the order of the ids given is ``a[order]`` in canonical order."""
+        return self._order
+
+    def canonical(self, weight=None):
+        """``(conn, weight)`` with ``weight`` given in the order of the ids, sorted alike.
+
+        ``conn`` has the same synapses and no ``order``, so ``prepare(conn, weight, dtype)``
+        reads the sorted weight as meant. A scalar weight (or None) is returned as is.
+
+        >>> conn, w = Connectivity(2, 2, [1, 0], [0, 1]).canonical([0.5, 2.0])
+        >>> conn.pre_ids.tolist(), w.tolist()
+        ([0, 1], [2.0, 0.5])
+        """
+        if self._order is None:
+            return self, weight
+        if weight is not None and np.ndim(weight) > 0 and np.size(weight) > 1:
+            w = np.asarray(weight)
+            if w.shape != (self.n_syn,):
+                raise SynbenchError(
+                    f"weight must be a scalar or one value per synapse ({self.n_syn}), "
+                    f"not shape {w.shape}"
+                )
+            weight = w[self._order]
+        conn = copy.copy(self)  # shares the arrays and the cache of structures
+        conn._order = None
+        return conn, weight
+
+    def check_weight_order(self, weight):
+        """``weight`` when its order is unambiguous, else a SynbenchError saying how to fix it.
+
+        A per-synapse weight is read in canonical order; for a connectivity built from
+        ids in another order it could be meant in either, so it is refused. ``prepare``
+        calls this before it reads a weight.
+        """
+        if self._order is not None and np.ndim(weight) > 0 and np.size(weight) > 1:
+            raise SynbenchError(
+                "per-synapse weights are read in canonical (pre, post) order, but this "
+                "Connectivity was built from ids in another order, so it cannot tell which "
+                "order the weights are in. Weights in the order of the ids you gave: "
+                "conn, w = conn.canonical(w). Weights in canonical order (that of "
+                "conn.pre_ids): conn, _ = conn.canonical()"
+            )
+        return weight
 
     # --- structures ---
 
@@ -390,13 +496,8 @@ class Connectivity:
         return int(_NBYTES[name](self, self.index_dtype.itemsize))
 
     def _check_fits(self, name: str) -> None:
-        need, free = self.structure_nbytes(name), available_memory()
-        if need > free:
-            advice = _ADVICE.get(name, "free memory or use smaller groups")
-            raise SynbenchError(
-                f"{name} for {self.n_pre} x {self.n_post} neurons needs {format_bytes(need)} "
-                f"({need} bytes) but only {format_bytes(free)} of memory is available; {advice}"
-            )
+        require_memory(self.structure_nbytes(name), f"{name} for {self.n_pre} x {self.n_post} "
+                       "neurons", _ADVICE.get(name, "free memory or use smaller groups"))
 
     # --- files ---
 
@@ -404,7 +505,8 @@ class Connectivity:
         """Write to ``path`` as .npz (no pickle); returns the path written.
 
         ``.npz`` is appended when missing. The file is written to a temporary name
-        first, so an interrupted save leaves no half-written file.
+        first, so an interrupted save leaves no half-written file. It holds the canonical
+        order only: ``order`` (the order the ids were given in) is not saved.
 
         >>> import tempfile, os
         >>> conn = Connectivity(3, 3, [0, 1], [1, 2])
@@ -436,34 +538,46 @@ class Connectivity:
     def load(cls, path) -> Connectivity:
         """Read a file written by :meth:`save` (exact round trip).
 
+        Nothing in the file is trusted: no pickle, array sizes checked against the
+        archive and free memory before anything is allocated, and the values checked
+        (sizes, index ranges, canonical order) as for a new Connectivity. Any problem is
+        one SynbenchError naming the file.
+
         >>> conn = Connectivity.load("e2e.npz")  # doctest: +SKIP
         """
         try:
-            data = np.load(path, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            with data:
-                missing = [k for k in _FILE_KEYS if k not in data.files]
-                if missing:
-                    raise ValueError(f"missing {', '.join(missing)}")
-                arrays = {k: data[k] for k in _FILE_KEYS}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            arrays = _read_npz(path)
+            version = arrays["format_version"]
+            if version.shape != () or int(version) != _FORMAT_VERSION:
+                raise SynbenchError(
+                    f"it has connectivity format_version {version.tolist()!r}; this synbench "
+                    f"reads format {_FORMAT_VERSION}"
+                )
+            sizes = [arrays[k] for k in ("pre_size", "post_size")]
+            if any(s.ndim != 1 for s in sizes):
+                raise SynbenchError("pre_size and post_size must be 1-D integer arrays")
+            pre_size = as_size(tuple(sizes[0].tolist()), "pre_size")
+            post_size = as_size(tuple(sizes[1].tolist()), "post_size")
+            pre = _check_ids(arrays["pre_ids"], "pre_ids", math.prod(pre_size), "n_pre")
+            post = _check_ids(arrays["post_ids"], "post_ids", math.prod(post_size), "n_post")
+            if len(pre) == len(post) and not _is_canonical(pre, post):
+                raise SynbenchError(
+                    "its synapses are not in canonical order (sorted by (pre, post), each "
+                    "pair once), as Connectivity.save writes them"
+                )
+            return cls(pre_size, post_size, pre, post, copy=False)
+        except SynbenchError as e:
+            raise SynbenchError(f"cannot read connectivity from {path}: {e}") from None
+        except OSError as e:
+            raise SynbenchError(f"cannot read connectivity from {path}: {e}") from e
+        except Exception as e:  # a damaged file fails in any layer: zip, zlib, npy header
+            kind = type(e).__qualname__
+            if type(e).__module__ != "builtins":
+                kind = f"{type(e).__module__}.{kind}"
             raise SynbenchError(
-                f"cannot read connectivity from {path}: {e} "
-                "(expected an .npz written by Connectivity.save)"
+                f"cannot read connectivity from {path}: the file is damaged ({kind}: {e}); "
+                "expected an .npz written by Connectivity.save"
             ) from e
-        if arrays["format_version"].shape != () or int(arrays["format_version"]) != 1:
-            raise SynbenchError(
-                f"{path} has connectivity format {arrays['format_version']!r}; this synbench "
-                f"reads format {_FORMAT_VERSION}"
-            )
-        sizes = [arrays[k] for k in ("pre_size", "post_size")]
-        if any(s.ndim != 1 or s.dtype.kind not in "iu" for s in sizes):
-            raise SynbenchError(f"{path}: pre_size and post_size must be 1-D integer arrays")
-        return cls(
-            tuple(sizes[0].tolist()), tuple(sizes[1].tolist()),
-            arrays["pre_ids"], arrays["post_ids"], copy=False,
-        )
 
     # --- comparison and display ---
 
@@ -502,6 +616,50 @@ def _freeze(value):
     return value  # lists hold views of arrays that are already read-only
 
 
+def _read_npz(path) -> dict[str, np.ndarray]:
+    """The arrays ``_FILE_KEYS`` of an .npz, read without pickle, sizes checked first."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as e:
+        raise SynbenchError(f"not an .npz archive ({e})") from None
+    with archive:
+        stored = archive.namelist()
+        keys = [name.removesuffix(".npy") for name in stored]
+        missing = [k for k in _FILE_KEYS if k not in keys]
+        if missing:
+            raise SynbenchError(f"missing {', '.join(missing)}")
+        extra = sorted(set(stored) - {k + ".npy" for k in _FILE_KEYS})
+        if extra:
+            raise SynbenchError(f"unexpected entries {', '.join(extra)} (not a connectivity)")
+        infos = [archive.getinfo(k + ".npy") for k in _FILE_KEYS]
+        require_memory(sum(info.file_size for info in infos), "reading its arrays",
+                       "free memory or use a machine with more")
+        return {k: _read_npy(archive, info) for k, info in zip(_FILE_KEYS, infos, strict=True)}
+
+
+def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """One member: its header is checked against the bytes stored before reading them."""
+    name = info.filename
+    with archive.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise SynbenchError(f"{name} is in .npy format {version}, not 1.0 or 2.0")
+        shape, fortran, dtype = read_header(f)
+        if dtype.hasobject:
+            raise SynbenchError(f"{name} holds Python objects (pickled data), which synbench "
+                                "never loads")
+        if dtype.kind not in "iu" or dtype.fields is not None:
+            raise SynbenchError(f"{name} holds {dtype} values, not integers")
+        nbytes = math.prod(shape) * dtype.itemsize
+        data = f.read()
+        if len(data) != nbytes:
+            raise SynbenchError(f"{name} is damaged: its header promises {nbytes} bytes but "
+                                f"{len(data)} follow")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
 def _check_ids(ids, what: str, n: int, n_name: str) -> np.ndarray:
     arr = np.asarray(ids)
     if arr.ndim != 1:
@@ -531,24 +689,47 @@ def _is_canonical(pre: np.ndarray, post: np.ndarray) -> bool:
     return True
 
 
-def _sort_unique(pre, post, n_pre, n_post, dtype):
-    """Sort into (pre, post) order in O(n_syn) via two counting sorts; repeats -> error."""
+def _sort_unique(pre, post, n_pre, n_post, dtype, want_order=True):
+    """``(pre, post, order)`` sorted into (pre, post) order; a repeated pair -> error.
+
+    ``order`` is the permutation applied (None unless ``want_order``): sorted synapse k
+    was synapse order[k]. Two counting sorts (scipy's COO -> CSR, then each row sorted)
+    take O(n_syn + n_pre); with more pre neurons than synapses a comparison sort,
+    O(n_syn log n_syn), costs less.
+    """
+    n_syn = len(pre)
+    if n_pre > n_syn:
+        require_memory(8 * 5 * n_syn, f"sorting {n_syn} synapses", "use fewer synapses")
+        order = np.lexsort((post, pre))
+        pre, post = pre[order], post[order]
+        _refuse_repeats(pre, post)
+        order = order.astype(dtype) if want_order else None
+        return pre.astype(dtype), post.astype(dtype), order
+
     from scipy import sparse
 
-    n_syn = len(pre)
+    require_memory(8 * (6 * n_syn + 2 * n_pre + 1), f"sorting {n_syn} synapses",
+                   "use fewer synapses")
     # coo -> csr counts rows; sum_duplicates sorts each row and merges repeats, so a
-    # lost entry means a repeated pair.
-    mat = sparse.coo_array(
-        (np.ones(n_syn, dtype=np.int8), (pre, post)), shape=(n_pre, n_post)
-    ).tocsr()
+    # lost entry means a repeated pair. The data carry each synapse's given position.
+    data = np.arange(n_syn, dtype=dtype) if want_order else np.ones(n_syn, dtype=np.int8)
+    mat = sparse.coo_array((data, (pre, post)), shape=(n_pre, n_post)).tocsr()
     mat.sum_duplicates()
     if mat.nnz != n_syn:
-        keys = np.sort(pre.astype(np.int64) * n_post + post)
-        i, j = divmod(int(keys[1:][keys[1:] == keys[:-1]][0]), n_post)
-        raise SynbenchError(
-            f"synapse {i} -> {j} appears more than once ({n_syn - mat.nnz} repeated pairs); "
-            "each (pre, post) pair may appear once: remove repeats, e.g. with np.unique"
-        )
+        order = np.lexsort((post, pre))
+        _refuse_repeats(pre[order], post[order])
     counts = np.diff(mat.indptr)
     pre = np.repeat(np.arange(n_pre, dtype=dtype), counts)
-    return pre, mat.indices.astype(dtype, copy=False)
+    order = mat.data.astype(dtype, copy=False) if want_order else None
+    return pre, mat.indices.astype(dtype, copy=False), order
+
+
+def _refuse_repeats(pre, post) -> None:
+    """A SynbenchError naming the first pair that repeats in ids sorted by (pre, post)."""
+    same = (pre[1:] == pre[:-1]) & (post[1:] == post[:-1])
+    if same.any():
+        k = int(np.argmax(same))
+        raise SynbenchError(
+            f"synapse {pre[k]} -> {post[k]} appears more than once ({int(same.sum())} repeated "
+            "pairs); each (pre, post) pair may appear once: remove repeats, e.g. with np.unique"
+        )

@@ -232,15 +232,18 @@ def events_array(events, data):
 # --- registration ---
 
 
-def register(name, *, prepare, conductance, deliver=None, update=None, init_state=None,
+def register(name, *, prepare, conductance, deliver=None, update=None, state_shape=None,
              step=None, **extras):
     """Register strategy ``name`` on CuPy.
 
     ``update(data, state, events, decay)``, where a strategy's kernel decays and adds in
     one pass, gives both ``step`` (itself) and ``deliver`` (with decay 1: multiplying by 1
     is exact, and the kernel a user calls is the one the runner's benchmarks time).
-    Otherwise ``init_state`` defaults to zeros of the declared state kind and ``step`` to
-    ``state *= decay`` (kernel ``scale``) then ``deliver``. The extras say how the runner's
+    Otherwise ``step`` is ``state *= decay`` (kernel ``scale``) then ``deliver``.
+    ``init_state`` gives zeros of the declared state kind, or of ``state_shape(data)``
+    where the strategy lays its state out otherwise. The kernels are registered
+    behind the checks of their arguments (``registry.checked_kernels``; ``out``, which
+    ``post_is_state`` fills, is checked too). The extras say how the runner's
     whole-network step runs the strategy (runner.Simulation reads nothing else):
 
     - ``reads``: how ``network_currents`` reads the post conductance, a MODE_* of
@@ -276,16 +279,20 @@ def register(name, *, prepare, conductance, deliver=None, update=None, init_stat
             return deliver(data, scale(state, decay), spikes)
     state_kind = strategies.strategy(name).state
     return registry.register(
-        name, "cupy", prepare=prepare, deliver=deliver, conductance=conductance,
-        init_state=init_state or (lambda data: zeros(data, state_kind)), step=step, **extras)
+        name, "cupy", prepare=prepare,
+        init_state=lambda data: zeros(data, state_kind, state_shape),
+        **registry.checked_kernels(state_kind, deliver, step, conductance, state_shape),
+        **extras)
 
 
 # --- prepare / init_state / conductance shared by strategies ---
 
 
-def zeros(data, state_kind: str):
-    """A zero state held per matrix element, synapse, post or pre neuron."""
-    return cupy.zeros(state_shape(state_kind, data), dtype=data.dtype)
+def zeros(data, state_kind: str, shape=None):
+    """A zero state held per matrix element, synapse, post or pre neuron (or of
+    ``shape(data)``)."""
+    size = state_shape(state_kind, data) if shape is None else shape(data)
+    return cupy.zeros(size, dtype=data.dtype)
 
 
 def index_array(x, dtype=np.int32):

@@ -395,6 +395,10 @@ class Simulation:
         unique = {id(x): x for x in arrays}
         return list(unique.values())
 
+    def finite(self) -> bool:
+        self.stream.synchronize()
+        return all(bool(cupy.isfinite(v).all()) for v in self.vars.values())
+
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of the state as NumPy arrays: as the NumPy runner's ``snapshot``."""
         self.stream.synchronize()

@@ -265,24 +265,33 @@ def padded_rows(counts: np.ndarray, pad: int) -> np.ndarray:
     return np.where(cols < counts[:, None], starts[:, None] + cols, pad).astype(np.int32)
 
 
-def register(name, *, prepare, deliver, conductance, init_state=None, step=None,
+def register(name, *, prepare, deliver, conductance, state_shape=None, step=None,
              add_events=None, **extras):
     """Register strategy ``name`` on JAX, its kernels compiled (:func:`kernel`).
 
-    ``init_state`` defaults to zeros of its kind, ``step`` to ``state * decay`` then
+    ``state_shape(data)`` is the state's shape where the strategy lays it out otherwise
+    than its kind says (``init_state`` gives zeros of that shape; post_slice pads its
+    synapses per post neuron); ``step`` defaults to ``state * decay`` then
     ``deliver``. ``add_events``, the block adder of an event-driven strategy, goes into
-    ``entry.extras`` for the runner; ``needs=`` overrides the declared structures.
+    ``entry.extras`` for the runner; ``needs=`` overrides the declared structures. The
+    kernels check their arguments' shapes and dtypes (``registry.checked_kernels``) in
+    Python, when they are traced: nothing is left of the checks in the compiled code.
     """
     if step is None:
         def step(data, g, spikes, decay):
             return deliver(data, decayed(g, decay), spikes)
     if add_events is not None:
         extras["add_events"] = add_events
+    kind = registry.strategies.strategy(name).state
+    if state_shape is None:
+        init_state = zeros(kind)
+    else:
+        def init_state(data):
+            return new_state(data, state_shape(data))
+    kernels = kernel(deliver), kernel(step), kernel(conductance)
     return registry.register(
-        name, "jax", prepare=prepare, deliver=kernel(deliver),
-        conductance=kernel(conductance),
-        init_state=init_state or zeros(registry.strategies.strategy(name).state),
-        step=kernel(step), **extras)
+        name, "jax", prepare=prepare, init_state=init_state,
+        **registry.checked_kernels(kind, *kernels, state_shape=state_shape), **extras)
 
 
 from .runner import Simulation  # noqa: E402

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ...core.registry import as_weight
-from . import make_data, new_state, padded_rows, register, weighted
+from . import make_data, padded_rows, register, weighted
 
 
 def prepare(conn, weight, dtype, max_spikes=None):
@@ -19,9 +19,9 @@ def prepare(conn, weight, dtype, max_spikes=None):
     return make_data(conn, weight, dtype, arrays, max_spikes, max_fanin=slots.shape[1])
 
 
-def init_state(data):
+def state_shape(data):
     """One state per synapse, laid out [n_post, max fan-in] (0 on padding)."""
-    return new_state(data, (data.n_post, data.max_fanin))
+    return data.n_post, data.max_fanin
 
 
 def conductance(data, g):
@@ -41,5 +41,5 @@ def deliver(data, g, events):
     return g + weighted(fired, data.weight)
 
 
-register("post_slice", prepare=prepare, init_state=init_state, deliver=deliver,
+register("post_slice", prepare=prepare, state_shape=state_shape, deliver=deliver,
          conductance=conductance)

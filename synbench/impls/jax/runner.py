@@ -91,10 +91,9 @@ def _merge(group: list[_Projection], targets: list[int]) -> _Projection:
     weights = [np.asarray(as_weight(q.weight, q.conn.n_syn, np.float64)) for q in group]
     if all(w.ndim == 0 for w in weights) and len({float(w) for w in weights}) == 1:
         weight = weights[0]
-    else:  # per-synapse weights, in the merged connectivity's canonical order
+    else:  # per-synapse weights, in the order of the merged ids (sorted below)
         weight = np.concatenate([np.broadcast_to(w, (q.conn.n_syn,))
                                  for w, q in zip(weights, group, strict=True)])
-        weight = weight[np.lexsort((post_ids, pre_ids))]
     g_init = None
     if any(q.g_init is not None for q in group):
         g_init = np.zeros(size)
@@ -114,6 +113,7 @@ def _merge(group: list[_Projection], targets: list[int]) -> _Projection:
             else:
                 channels.append(_Channel(c.post, t + c.start, c.tau, c.e_rev))
     conn = Connectivity(pre.stop - pre.start, size, pre_ids, post_ids)
+    conn, weight = conn.canonical(weight)
     return _Projection(parts, pre, tuple(channels), conn, weight, g_init)
 
 
@@ -337,6 +337,9 @@ class Simulation:
             order = np.argsort(steps, kind="stable")  # rows stay sorted by neuron
             steps, fired = steps[order], fired[order]
         return steps, fired
+
+    def finite(self) -> bool:
+        return all(bool(jnp.isfinite(v).all()) for v in self.carry["vars"].values())
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of the state as NumPy arrays, as the NumPy runner's ``snapshot``."""

@@ -34,9 +34,11 @@ Kernel API (``synbench.core.registry.Entry``): ``prepare(conn, weight, dtype) ->
 synapses ``step(data, state, spikes, decay) -> state`` (in place). ``events`` is a bool
 spike array of the pre group (a spike is amplitude 1) or one float amplitude per pre
 neuron, of the state's dtype (float64 or float32); ``decay`` is a scalar. Where the state
-lives on post neurons the conductance *is* the state (no copy); otherwise it is summed
-into ``out``, a new array unless one is given (the runner gives one, so its step loop
-allocates nothing).
+lives on post neurons the conductance *is* the state (no copy, ``out`` unused); otherwise
+it is summed into ``out``, a new array unless one is given (the runner gives one, so its
+step loop allocates nothing). Each kernel checks its arguments first
+(:func:`checked_kernels`): the types when Numba compiles the call, the lengths when it
+runs.
 
 One module per strategy registers its functions with :func:`register`. ``step`` is
 ``state *= decay`` then ``deliver``, unless the strategy has a fused loop that decays
@@ -59,11 +61,13 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import typed
+from numba import typed, types
+from numba.extending import overload
 
 from ...core import registry, strategies
 from ...core.connect import available_memory
-from ...core.registry import as_weight
+from ...core.errors import SynbenchError
+from ...core.registry import ShapeError, as_weight
 from ...core.strategies import state_shape
 from .. import import_strategies
 
@@ -84,13 +88,21 @@ def to_numpy(x):
     return np.asarray(x)
 
 
-def register(name, *, prepare, deliver, conductance, init_state=None, step=None, **extras):
-    """Register strategy ``name`` on Numba; ``init_state`` defaults to zeros of its kind,
-    ``step`` to ``state *= decay`` then ``deliver`` (:func:`decay_then`)."""
+def register(name, *, prepare, deliver, conductance, step=None, **extras):
+    """Register strategy ``name`` on Numba, its kernels behind the checks of their
+    arguments (:func:`checked_kernels`).
+
+    ``init_state`` gives zeros of the strategy's state kind; ``step`` defaults to
+    ``state *= decay`` then ``deliver`` (:func:`decay_then`).
+    """
+    kind = strategies.strategy(name).state
+    step = step or decay_then(deliver)
+    # The runner prepares its own data and states, so it calls the kernels unchecked:
+    # the checks would only add their compilation (about a second) to every run.
     return registry.register(
-        name, "numba", prepare=prepare, deliver=deliver, conductance=conductance,
-        init_state=init_state or zeros(strategies.strategy(name).state),
-        step=step or decay_then(deliver), **extras)
+        name, "numba", prepare=prepare, init_state=zeros(kind),
+        **checked_kernels(kind, deliver, step, conductance),
+        unchecked=(step, conductance), **extras)
 
 
 def decay_then(deliver):
@@ -113,6 +125,176 @@ def decayed(state, decay):
     for k in range(flat.size):
         flat[k] *= decay
     return state
+
+
+# --- the kernels' arguments checked, in compiled code ---
+
+
+def checked_kernels(kind: str, deliver, step, conductance) -> dict:
+    """Compiled ``deliver``, ``step`` and ``conductance`` that check their arguments first.
+
+    The rules are ``registry.checked_kernels``' (a kernel must never read or write past
+    an array's end), checked where they cost nothing: the types (ndim, dtype) when Numba
+    compiles a call, so that no kernel is compiled for types it cannot take, and the
+    lengths, a few integer comparisons, when it runs. Both raise a SynbenchError. They
+    stay dispatchers, so they run inside the user's ``@njit`` loop and in the runner. Not
+    cached (closures, as :func:`decay_then`); the kernels they call are.
+    """
+    @numba.njit
+    def checked_deliver(data, state, events):
+        return _checked_deliver(deliver, kind, data, state, events)
+
+    @numba.njit
+    def checked_step(data, state, spikes, decay):
+        return _checked_step(step, kind, data, state, spikes, decay)
+
+    @numba.njit
+    def checked_conductance(data, state, out=None):
+        return _checked_conductance(conductance, kind, data, state, out)
+
+    return {"deliver": checked_deliver, "step": checked_step, "conductance": checked_conductance}
+
+
+def _state_shape_check(kind: str, shape_of):
+    """A compiled check that a state has the shape ``shape_of(data)`` of its ``kind``."""
+    @numba.njit
+    def check(data, state):
+        if state.shape != shape_of(data):
+            raise ShapeError("state", shape_of(data), state.shape, kind)
+
+    return check
+
+
+#: The shape of a state of each kind, compiled (``strategies.state_shape``), and its check.
+_STATE_SHAPES = {
+    "matrix": numba.njit(lambda data: (data.n_pre, data.n_post)),
+    "synapse": numba.njit(lambda data: (data.n_syn,)),
+    "post": numba.njit(lambda data: (data.n_post,)),
+    "pre": numba.njit(lambda data: (data.n_pre,)),
+}
+_STATE_SHAPE_CHECKS = {kind: _state_shape_check(kind, shape_of)
+                       for kind, shape_of in _STATE_SHAPES.items()}
+
+
+def _float_type(data, state):
+    """The float type of ``data`` (its ``dtype`` field) as Numba sees it, else the state's."""
+    fields = getattr(data, "fields", ())
+    if "dtype" in fields and isinstance(data.types[fields.index("dtype")], types.DType):
+        return data.types[fields.index("dtype")].dtype
+    return getattr(state, "dtype", None)
+
+
+def _array_problem(name, typ, ndim, dtypes, hint="") -> str | None:
+    """Why an argument of Numba type ``typ`` cannot be the ``ndim``-d array ``name``, or None."""
+    if not isinstance(typ, types.Array) or typ.ndim != ndim:
+        return f"{name} must be a {ndim}-d array, not {typ}"
+    if typ.dtype not in dtypes:
+        return f"{name} must have dtype {' or '.join(map(str, dtypes))}, not {typ.dtype}{hint}"
+    return None
+
+
+def _state_problem(kind, data, state) -> str | None:
+    problem = _array_problem("state", state, 2 if kind == "matrix" else 1,
+                             (_float_type(data, state),))
+    if problem is None and not (state.mutable and state.layout == "C"):
+        problem = f"state must be a writable C-contiguous array (updated in place), not {state}"
+    return problem
+
+
+def _out_problem(data, out) -> str | None:
+    problem = _array_problem("out", out, 1, (_float_type(data, out),))
+    if problem is None and not (out.mutable and out.layout == "C"):
+        problem = f"out must be a writable C-contiguous array, not {out}"
+    return problem
+
+
+def _events_problem(data, state, events, name="events") -> str | None:
+    dtype = _float_type(data, state)
+    return _array_problem(name, events, 1, (types.bool_, dtype),
+                          f": pass bool spikes or {dtype} amplitudes (the data's dtype)")
+
+
+def _checked_deliver(deliver, kind, data, state, events):
+    """``deliver(data, state, events)`` once its arguments are checked (compiled only)."""
+
+
+def _checked_step(step, kind, data, state, spikes, decay):
+    """``step(data, state, spikes, decay)`` once its arguments are checked (compiled only)."""
+
+
+def _checked_conductance(conductance, kind, data, state, out):
+    """``conductance(data, state[, out])`` once its arguments are checked (compiled only)."""
+
+
+# Each of these typing functions returns, for argument types a kernel cannot take, an
+# implementation that only raises (the kernel is never compiled for them); else one that
+# compares the lengths, raising ``registry.ShapeError`` with them, then calls the kernel.
+
+
+@overload(_checked_deliver, prefer_literal=True)
+def _checked_deliver_typed(deliver, kind, data, state, events):
+    kind_name = kind.literal_value
+    check_state = _STATE_SHAPE_CHECKS[kind_name]
+    problem = _state_problem(kind_name, data, state) or _events_problem(data, state, events)
+
+    def refuse(deliver, kind, data, state, events):
+        raise SynbenchError(problem)
+
+    def impl(deliver, kind, data, state, events):
+        check_state(data, state)
+        if events.size != data.n_pre:
+            raise ShapeError("events", (data.n_pre,), events.shape, "pre")
+        return deliver(data, state, events)
+
+    return refuse if problem else impl
+
+
+@overload(_checked_step, prefer_literal=True)
+def _checked_step_typed(step, kind, data, state, spikes, decay):
+    kind_name = kind.literal_value
+    check_state = _STATE_SHAPE_CHECKS[kind_name]
+    problem = (_state_problem(kind_name, data, state)
+               or _events_problem(data, state, spikes, "spikes")
+               or (None if isinstance(decay, (types.Integer, types.Float))
+                   else f"decay must be a real scalar such as 0.98, not {decay}"))
+
+    def refuse(step, kind, data, state, spikes, decay):
+        raise SynbenchError(problem)
+
+    def impl(step, kind, data, state, spikes, decay):
+        check_state(data, state)
+        if spikes.size != data.n_pre:
+            raise ShapeError("spikes", (data.n_pre,), spikes.shape, "pre")
+        if not np.isfinite(decay):
+            raise SynbenchError("decay must be finite")
+        return step(data, state, spikes, decay)
+
+    return refuse if problem else impl
+
+
+@overload(_checked_conductance, prefer_literal=True)
+def _checked_conductance_typed(conductance, kind, data, state, out):
+    kind_name = kind.literal_value
+    check_state = _STATE_SHAPE_CHECKS[kind_name]
+    # A post-state conductance is the state itself: ``out`` is not written (the runner
+    # passes an empty one), so it is checked only where the sum is written into it.
+    check_out = kind_name != "post" and not isinstance(out, (types.NoneType, types.Omitted))
+    problem = _state_problem(kind_name, data, state) or (check_out and _out_problem(data, out))
+
+    def refuse(conductance, kind, data, state, out):
+        raise SynbenchError(problem)
+
+    def impl(conductance, kind, data, state, out):
+        check_state(data, state)
+        return conductance(data, state, out)
+
+    def impl_out(conductance, kind, data, state, out):
+        check_state(data, state)
+        if out.size != data.n_post:
+            raise ShapeError("out", (data.n_post,), out.shape, "post")
+        return conductance(data, state, out)
+
+    return refuse if problem else (impl_out if check_out else impl)
 
 
 # --- data: a namedtuple per strategy, the sizes first, weights as a 1-d array ---

@@ -227,7 +227,7 @@ class Simulation:
             for g in spec.groups if terms[g.name])
 
     def _chunk(self, n_steps):
-        step, conductance = (self.entry.step, self.entry.conductance) if self.entry else (None,) * 2
+        step, conductance = self.entry.extras["unchecked"] if self.entry else (None,) * 2
         steps, ids, count = _run_chunk(
             self.step_index, n_steps, self.update, self.integrate, self.params, self.neurons,
             self.i_syn, self.spikes, step, conductance, self.projections, self.currents,
@@ -243,6 +243,9 @@ class Simulation:
     def advance(self, n_steps):
         """The next ``n_steps`` steps in one compiled call; (spike steps, neuron ids)."""
         return self._chunk(n_steps)
+
+    def finite(self) -> bool:
+        return all(np.isfinite(v).all() for v in self.vars.values())
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of the state: 'v' (and 'm', 'h', 'n'), 'i_syn', 'last_spike', 'g:<name>'."""

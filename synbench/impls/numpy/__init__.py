@@ -39,23 +39,30 @@ def synchronize(x):
     return x
 
 
-def register(name, *, prepare, deliver, conductance, init_state=None, step=None, **extras):
-    """Register strategy ``name`` on NumPy; ``init_state`` defaults to zeros of its kind,
-    ``step`` to ``state *= decay`` then ``deliver``."""
+def register(name, *, prepare, deliver, conductance, state_shape=None, step=None, **extras):
+    """Register strategy ``name`` on NumPy, its kernels behind the checks of their
+    arguments (``registry.checked_kernels``).
+
+    ``init_state`` gives zeros of the strategy's state kind, or of ``state_shape(data)``
+    where the strategy lays its state out otherwise; ``step`` defaults to
+    ``state *= decay`` then ``deliver``.
+    """
     if step is None:
         def step(data, state, spikes, decay):
             state *= decay
             return deliver(data, state, spikes)
+    kind = registry.strategies.strategy(name).state
     return registry.register(
-        name, "numpy", prepare=prepare, deliver=deliver, conductance=conductance,
-        init_state=init_state or zeros(registry.strategies.strategy(name).state),
-        step=step, **extras)
+        name, "numpy", prepare=prepare, init_state=zeros(kind, state_shape),
+        **registry.checked_kernels(kind, deliver, step, conductance, state_shape), **extras)
 
 
-def zeros(state_kind: str):
-    """``init_state`` for a state held per matrix element, synapse, post or pre neuron."""
+def zeros(state_kind: str, shape=None):
+    """``init_state`` for a state held per matrix element, synapse, post or pre neuron
+    (or of ``shape(data)``)."""
     def init_state(data):
-        return np.zeros(state_shape(state_kind, data), dtype=data.dtype)
+        size = state_shape(state_kind, data) if shape is None else shape(data)
+        return np.zeros(size, dtype=data.dtype)
 
     return init_state
 

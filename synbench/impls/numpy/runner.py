@@ -71,14 +71,20 @@ class Simulation:
 
     def advance(self, n_steps):
         steps, ids = [], []
-        for _ in range(n_steps):
-            k = self.step_index
-            fired = self.to_numpy(self.xp.nonzero(self.step())[0])
-            steps.append(np.full(fired.size, k, dtype=np.int32))
-            ids.append(fired.astype(np.int32))
+        # A diverging state is reported once, with its step range, by ``finite``; not as
+        # a stream of NumPy overflow warnings from inside the integrator.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for _ in range(n_steps):
+                k = self.step_index
+                fired = self.to_numpy(self.xp.nonzero(self.step())[0])
+                steps.append(np.full(fired.size, k, dtype=np.int32))
+                ids.append(fired.astype(np.int32))
         if not steps:
             return np.zeros(0, np.int32), np.zeros(0, np.int32)
         return np.concatenate(steps), np.concatenate(ids)
+
+    def finite(self) -> bool:
+        return all(bool(self.xp.isfinite(v).all()) for v in self.vars.values())
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of the state as NumPy arrays: 'v', 'i_syn' and 'g:<projection>'."""
