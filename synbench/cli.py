@@ -73,8 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="STRATEGY-BACKEND",
                    help="check every raster against this entry, run in float64 (default "
                         "dense-numpy; pre_slice-numba is much faster on long runs)")
-    p.add_argument("--plot", metavar="IMAGE",
-                   help="write the log-scale bar chart here (.png, .pdf, .svg)")
+    plot = p.add_mutually_exclusive_group()
+    plot.add_argument("--plot", metavar="IMAGE",
+                      help="write the log-scale bar chart here (.png, .pdf, .svg; default "
+                           "synbench-compare-NETWORK-nN.png in the current folder)")
+    plot.add_argument("--no-plot", action="store_true", help="write no bar chart")
     p.add_argument("--json", metavar="FILE", help="write every row here")
 
     p = sub.add_parser("autotune", help="time every strategy of a backend on a connectivity, "
@@ -137,8 +140,9 @@ def cmd_compare(args) -> None:
     from .compare import compare
     from .outputs import check_outputs
 
-    check_outputs(plot=args.plot, json=args.json)
     spec = _spec(args)
+    plot = None if args.no_plot else (args.plot or f"synbench-compare-{spec.name}-n{spec.n}.png")
+    check_outputs(plot=plot, json=args.json)
     comparison = compare(spec, args.strategies, args.backends, duration=args.duration,
                          dt=args.dt, dtype=args.dtype, progress=not args.no_progress,
                          log=lambda msg: print(msg, file=sys.stderr), reference=args.reference)
@@ -147,9 +151,9 @@ def cmd_compare(args) -> None:
     if args.json:
         comparison.save_json(args.json)
         print(f"json written to {args.json}")
-    if args.plot:
-        comparison.plot(args.plot)
-        print(f"bar chart written to {args.plot}")
+    if plot:
+        comparison.plot(plot)
+        print(f"bar chart written to {plot}")
 
 
 def _floats(text: str) -> list[float]:

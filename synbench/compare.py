@@ -69,6 +69,7 @@ class Comparison:
     dtype: str
     reference: str
     rows: list[Row] = field(default_factory=list)
+    reference_run: RunResult | None = field(default=None, repr=False)
 
     def table(self) -> str:
         head = ("strategy", "backend", "compile s", "run s", "speed-up", "x neurons",
@@ -151,6 +152,20 @@ def _json_default(value):
     raise TypeError(f"cannot write {type(value)} to JSON")
 
 
+def check_reference_run(result: RunResult, spec: NetworkSpec, duration: float, dt: float):
+    """A given reference run must be a float64 run of this network, duration and dt."""
+    if result.strategy is None or result.dtype != "float64":
+        raise SynbenchError("a reference run must be a float64 run with synapses, not "
+                            f"{result.label} in {result.dtype}")
+    same = (result.spec_identity == spec.identity and result.dt == dt
+            and result.n_steps == n_steps_for(duration, dt))
+    if not same:
+        raise SynbenchError(
+            f"the reference run ({result.network} n={result.n}, {result.duration_ms:g} ms at "
+            f"dt {result.dt:g}) is not a run of this network ({spec.describe()}, seed "
+            f"{spec.seed}) for {duration:g} ms at dt {dt:g}; run it again for this one")
+
+
 def select(strategies=None, backends=None) -> tuple[list[registry.Entry], list[Row]]:
     """The entries to run, and rows for requested ones that cannot run here."""
     for name, chosen in (("strategies", strategies), ("backends", backends)):
@@ -195,20 +210,27 @@ def compare(
 ) -> Comparison:
     """Run every selected entry (plus neurons alone per backend) and cross-check.
 
-    ``reference`` is the (strategy, backend) every raster is checked against, in float64.
+    ``reference`` is the (strategy, backend) every raster is checked against, in float64,
+    or the float64 :class:`RunResult` of such a run of this network, reused as it is (the
+    reference of an earlier ``compare``, for example: ``result.rows`` hold its runs).
     NumPy dense is the default because it is the plainest; on long runs a checked faster
     entry (``("pre_slice", "numba")``, which the tests hold identical to it) saves minutes.
     """
     check_spec(spec)
     n_steps_for(duration, dt)
     dtype = check_dtype(dtype)
+    given = reference if isinstance(reference, RunResult) else None
+    if given is not None:
+        check_reference_run(given, spec, duration, dt)
+        reference = (given.strategy, given.backend)
     if not (isinstance(reference, tuple) and len(reference) == 2
             and all(isinstance(name, str) for name in reference)):
         raise SynbenchError(f"reference must be a (strategy, backend) pair such as "
-                            f"('dense', 'numpy'), not {reference!r}")
+                            f"('dense', 'numpy') or an earlier float64 RunResult of this "
+                            f"network, not {reference!r}")
     registry.get(*reference)  # an unknown name or a missing backend: one clear error first
     wanted = "-".join(reference)
-    candidates = dict.fromkeys((reference,) + FALLBACK_REFERENCES)
+    candidates = dict.fromkeys((reference,) + FALLBACK_REFERENCES) if given is None else {}
     runnable, skipped = select(strategies, backends)
     conns = spec.connectivity()
     kwargs = dict(duration=duration, dt=dt, progress=progress, conns=conns)
@@ -219,7 +241,8 @@ def compare(
         except SynbenchError as err:  # a structure that does not fit here, for example
             return None, str(err)
 
-    ref_run, ref_label, ref_skip = None, None, None
+    ref_run, ref_skip = given, None
+    ref_label = f"{wanted} float64 (given)" if given is not None else None
     for strategy, backend in candidates:
         if registry.available()[backend] is not None:
             continue
@@ -232,7 +255,8 @@ def compare(
             break
         ref_skip = ref_skip or why
 
-    comparison = Comparison(spec, duration, dtype, ref_label or "nothing (no reference ran)")
+    comparison = Comparison(spec, duration, dtype, ref_label or "nothing (no reference ran)",
+                            reference_run=ref_run)
     rows = []
     for backend in dict.fromkeys(e.backend for e in runnable):
         log(f"neurons alone on {backend} ...")

@@ -71,6 +71,7 @@ import numpy as np
 
 from ._version import __version__
 from .core import registry
+from .core.cache import cache_dir  # where results are cached (shared with Numba's)
 from .core.errors import SynbenchError
 from .core.reference import (
     check_reference_fits,
@@ -329,16 +330,6 @@ def clear_cache() -> int:
 
 clear_fastest_cache = clear_cache
 fastest.clear_cache = clear_cache  # synbench.fastest.clear_cache() once exported as a function
-
-
-def cache_dir() -> Path:
-    """Where results are cached: $SYNBENCH_CACHE_DIR, else $XDG_CACHE_HOME/synbench, else
-    ~/.cache/synbench."""
-    override = os.environ.get("SYNBENCH_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "synbench"
 
 
 def as_connectivity(conn, weight=None, *, n_pre=None, n_post=None):

@@ -1,14 +1,8 @@
 """Drive a network spec with one (strategy, backend) and collect a :class:`RunResult`.
 
-Every backend module provides a ``Simulation`` class with the same three methods:
-
-- ``Simulation(spec, entry, conns, dt, dtype, chunk_steps)``: prepare neurons and
-  projections on the backend (``entry`` None means neurons alone, the baseline);
-- ``compile()``: all just-in-time compilation, timed apart from the run;
-- ``advance(n_steps) -> (spike_steps, spike_ids)``: simulate the next ``n_steps`` steps
-  and return that chunk's spikes as NumPy arrays (absolute step, neuron index);
-- ``finite() -> bool``: whether every neuron state variable is finite (checked after
-  each chunk: a diverged network stops with an error instead of reporting rates).
+Every backend package provides a ``Simulation`` class of the runner protocol
+:class:`synbench.impls.Simulation` (build, ``compile()``, ``advance(n_steps)``,
+``finite()``, ``snapshot()``).
 
 This module owns what is common: validation, memory checks, chunking, the progress
 bar, timing and the result.
@@ -16,11 +10,13 @@ bar, timing and the result.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
 import warnings
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -49,6 +45,7 @@ class RunResult:
     compile_s: float
     events: int
     groups: dict[str, tuple[int, int]] = field(repr=False, default_factory=dict)
+    spec_identity: tuple = field(repr=False, default=(), compare=False)
 
     @property
     def label(self) -> str:
@@ -227,10 +224,7 @@ def run(
     compile_s = time.perf_counter() - start
 
     steps, ids, wall_s = [], [], 0.0
-    from tqdm.auto import tqdm
-
-    label = f"{strategy or 'neurons'}-{backend}"
-    with tqdm(total=n_steps, unit="step", desc=label, disable=not progress, leave=False) as bar:
+    with _progress_bar(progress, n_steps, f"{strategy or 'neurons'}-{backend}") as bar:
         done = 0
         while done < n_steps:
             size = min(chunk_steps, n_steps - done)
@@ -258,7 +252,17 @@ def run(
         wall_s=wall_s, compile_s=compile_s,
         events=_events(spec, conns, spike_ids) if entry is not None else 0,
         groups={g.name: (g.start, g.stop) for g in spec.groups},
+        spec_identity=spec.identity,
     )
+
+
+def _progress_bar(progress: bool, n_steps: int, label: str):
+    """A tqdm bar, or a stand-in that imports nothing when no bar is wanted."""
+    if not progress:
+        return contextlib.nullcontext(SimpleNamespace(update=lambda n: None))
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n_steps, unit="step", desc=label, leave=False)
 
 
 def _warn_if_long(first_s: float, first_steps: int, n_steps: int) -> None:

@@ -8,11 +8,18 @@ parameter or the ``cupy`` fixture (test_cupy.py's nvcc checks need no GPU and ar
 Both markers are declared in pyproject.toml; the default run selects every test.
 """
 
+import os
 import re
 
 import pytest
 
+from synbench.core.cache import cache_dir as user_cache_dir
 from synbench.core.registry import Entry
+
+# Compiled Numba kernels are kept across tests, runs and the tests' subprocesses, in the
+# user's cache, although each test gets a fresh `fastest` cache (the fixture below): set
+# before Numba is first imported, which reads it then.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(user_cache_dir() / "numba"))
 
 SLOW_BACKENDS = ("numba", "jax", "cupy")  # they compile before they run
 GPU_BACKENDS = ("cupy",)

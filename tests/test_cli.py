@@ -9,9 +9,9 @@ import pytest
 from synbench.cli import main
 
 
-def _synbench(*args):
+def _synbench(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "synbench", *args], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, cwd=cwd)
 
 
 @pytest.mark.slow
@@ -33,8 +33,11 @@ def test_compare_checks_against_the_chosen_reference(tmp_path):
     out_json = tmp_path / "compare.json"
     proc = _synbench("compare", "--n", "300", "--duration", "20", "--no-progress",
                      "--strategies", "pre2post,dense", "--backends", "numpy",
-                     "--reference", "pre_slice-numpy", "--json", str(out_json))
+                     "--reference", "pre_slice-numpy", "--json", str(out_json), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    chart = tmp_path / "synbench-compare-coba-n300.png"  # the main job ends with a picture
+    assert f"bar chart written to {chart.name}" in proc.stdout
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "reference run: pre_slice-numpy" in proc.stderr
     assert "reference run: dense-numpy" not in proc.stderr
     report = json.loads(out_json.read_text())
@@ -82,6 +85,15 @@ def test_bad_arguments_exit_nonzero_with_one_line(args, message):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("synbench: error:") and message in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_no_plot_writes_no_chart(tmp_path):
+    proc = _synbench("compare", "--n", "200", "--duration", "2", "--no-progress", "--no-plot",
+                     "--strategies", "pre_slice", "--backends", "numpy",
+                     "--reference", "pre_slice-numpy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "pre_slice" in proc.stdout and "bar chart" not in proc.stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_run_leaves_no_output_file(tmp_path):

@@ -1,6 +1,8 @@
 """Whole networks: every entry's raster against the reference, hand-worked runs, rates."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -244,3 +246,38 @@ def test_plots_draw_into_the_callers_axes_without_touching_pyplot():
     widths = sorted(p.get_width() for p in ax.patches)
     assert widths == sorted(r.result.wall_s for r in timed)
     assert matplotlib.get_backend() == backend_before
+
+
+def test_a_run_without_progress_imports_only_what_it_needs():
+    code = ("import sys, synbench; synbench.run(synbench.coba(200), 'pre_slice', 'numpy', "
+            "duration=2.0); print(sorted(m for m in ('tqdm', 'jax', 'cupy', 'matplotlib') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert out.stdout.strip() == "[]"
+
+
+def test_compare_reuses_a_reference_run_it_is_given():
+    from synbench import compare
+
+    spec, logged = coba(200), []
+    first = compare(spec, ["pre_slice"], ["numpy"], duration=5.0, progress=False,
+                    log=logged.append, reference=("dense", "numpy"))
+    assert any(line.startswith("reference run: dense-numpy") for line in logged)
+    reference = first.reference_run
+    assert reference.strategy == "dense" and reference.dtype == "float64"
+
+    logged.clear()
+    second = compare(spec, ["pre_ids", "dense"], ["numpy"], duration=5.0, progress=False,
+                     log=logged.append, reference=reference)
+    assert not any(line.startswith("reference run") for line in logged)
+    assert second.reference == "dense-numpy float64 (given)"
+    rows = {row.strategy: row for row in second.rows if row.strategy}
+    assert rows["dense"].result is reference  # reused, not run again
+    assert rows["pre_ids"].checked and rows["pre_ids"].first_difference is None
+    assert np.array_equal(rows["pre_ids"].result.spike_ids, reference.spike_ids)
+
+    for other, kwargs in ((coba(200, seed=1), {}), (spec, {"duration": 4.0})):
+        with pytest.raises(SynbenchError, match="is not a run of this network"):
+            compare(other, ["pre_ids"], ["numpy"], progress=False, log=logged.append,
+                    reference=reference, **{"duration": 5.0, **kwargs})

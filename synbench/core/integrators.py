@@ -1,9 +1,10 @@
 """ODE integrators that write one plain Python step function per model and method.
 
-``odeint(f, method, xp)`` calls the derivative function ``f`` once with SymPy symbols,
-then generates the source of a function ``step(x, y, ..., t, dt, *params)`` that advances
-the state by one step of ``method``, every stage inlined as straight-line assignments,
-and executes it with the array functions of ``xp`` (NumPy by default) as its globals.
+``odeint(f, method, xp)`` calls the derivative function ``f`` once with (wrapped) SymPy
+symbols, then generates the source of a function ``step(x, y, ..., t, dt, *params)`` that
+advances the state by one step of ``method``, every stage inlined as straight-line
+assignments, and executes it with the array functions of ``xp`` (NumPy by default) as its
+globals.
 The result is an ordinary function, so the same step runs
 
 - on NumPy arrays and on scalars;
@@ -25,8 +26,15 @@ def step(v, t, dt, tau, el):
 >>> float(round(step(-70.0, 0.0, 0.1, 10.0, -60.0), 6))
 -69.900498
 
-``f`` must be written with arithmetic and SymPy-compatible functions: use the ones
-re-exported here (``exp``, ``log``, ``sqrt``, ``expm1``, ...), not NumPy's.
+``f`` may use arithmetic, NumPy's functions (``np.exp``, ``np.sqrt``, ``np.minimum``,
+``np.where``, ...) or the SymPy ones re-exported here (``exp``, ``expm1``, ``Piecewise``,
+...); not ``math.*`` (it needs plain numbers) and no Python ``if`` on the state.
+
+>>> import numpy as np
+>>> def gate(n, t, v):
+...     return (1 - n) * np.exp(v / 20) - n
+>>> print(odeint(gate, "euler").source.splitlines()[3])
+    n_new = dt*(-n + (1 - n)*exp((1/20)*v)) + n
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import functools
 import inspect
 import linecache
 import math
+import operator
 import re
 
 import numpy
@@ -181,18 +190,127 @@ def _signature(f):
     return tuple(names[:k]), tuple(names[k + 1:])
 
 
+class _TraceError(TypeError):
+    """Something in f that tracing cannot follow; the message says what to use instead."""
+
+
+def _expr(x):
+    return x.e if isinstance(x, _Traced) else sympy.sympify(x, strict=True)
+
+
+def _wrap(e):
+    # Conditions (x > a) stay plain SymPy: Piecewise accepts only SymPy Booleans.
+    return _Traced(e) if isinstance(e, sympy.Expr) else e
+
+
+def _op(fn):
+    """A method applying ``fn`` to the SymPy expressions of its arguments."""
+    return lambda *args: _wrap(fn(*map(_expr, args)))
+
+
+def _reflected(fn):
+    return _op(lambda a, b: fn(b, a))
+
+
+# NumPy ufunc name -> the same function on SymPy expressions.
+_UFUNCS = {
+    "add": operator.add, "subtract": operator.sub, "multiply": operator.mul,
+    "divide": operator.truediv, "power": operator.pow, "float_power": operator.pow,
+    "negative": operator.neg, "positive": operator.pos, "absolute": Abs, "fabs": Abs,
+    "square": lambda x: x**2, "reciprocal": lambda x: 1 / x, "exp": exp,
+    "exp2": lambda x: 2**x, "expm1": expm1, "log": log, "log2": lambda x: log(x, 2),
+    "log10": lambda x: log(x, 10), "log1p": log1p, "sqrt": sqrt, "sin": sin, "cos": cos,
+    "tan": tan, "arcsin": asin, "arccos": acos, "arctan": atan, "arctan2": atan2,
+    "sinh": sinh, "cosh": cosh, "tanh": tanh, "minimum": Min, "maximum": Max,
+    "floor": floor, "ceil": ceiling, "sign": sign, "greater": operator.gt,
+    "greater_equal": operator.ge, "less": operator.lt, "less_equal": operator.le,
+    "equal": sympy.Eq, "not_equal": sympy.Ne, "logical_and": sympy.And,
+    "logical_or": sympy.Or, "logical_not": sympy.Not,
+}
+# NumPy functions that are not ufuncs (they arrive through __array_function__, so only
+# when an argument is traced: np.where(x > a, 1.0, 0.0) is not, and needs Piecewise).
+_NP_FUNCTIONS = {
+    "where": lambda c, a, b: Piecewise((a, c), (b, True)),
+    "clip": lambda x, lo, hi: Min(Max(x, lo), hi),
+}
+
+
+def _untraceable(name, kwargs):
+    how = " with keyword arguments" if kwargs else ""
+    return (f"odeint cannot trace np.{name}{how}; it traces these NumPy functions "
+            f"(positional arguments only): "
+            f"{', '.join(f'np.{n}' for n in sorted((*_UFUNCS, *_NP_FUNCTIONS)))}, and "
+            "the SymPy functions of synbench.core.integrators (exp, Piecewise, ...)")
+
+
+class _Traced:
+    """A SymPy expression that NumPy's functions and Python's operators act on.
+
+    ``f`` is called with these instead of bare SymPy symbols so that ``np.exp(v)``
+    works: NumPy hands any ufunc on a ``_Traced`` to ``__array_ufunc__``, which applies
+    the SymPy equivalent. SymPy's own functions read the expression through ``_sympy_``,
+    so both styles mix and trace to the same expression.
+    """
+
+    _op_priority = 100.0  # above SymPy's 10.0: sympy_expr + traced returns a _Traced
+
+    def __init__(self, e):
+        self.e = e
+
+    def _sympy_(self):
+        return self.e
+
+    def __repr__(self):
+        return f"_Traced({self.e})"
+
+    __add__, __radd__ = _op(operator.add), _reflected(operator.add)
+    __sub__, __rsub__ = _op(operator.sub), _reflected(operator.sub)
+    __mul__, __rmul__ = _op(operator.mul), _reflected(operator.mul)
+    __truediv__, __rtruediv__ = _op(operator.truediv), _reflected(operator.truediv)
+    __pow__, __rpow__ = _op(operator.pow), _reflected(operator.pow)
+    __neg__, __pos__, __abs__ = _op(operator.neg), _op(operator.pos), _op(Abs)
+    __lt__, __le__ = _op(operator.lt), _op(operator.le)
+    __gt__, __ge__ = _op(operator.gt), _op(operator.ge)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        fn = _UFUNCS.get(ufunc.__name__)
+        if fn is None or method != "__call__" or kwargs:
+            call = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+            raise _TraceError(_untraceable(call, kwargs))
+        return _wrap(fn(*map(_expr, inputs)))
+
+    def __array_function__(self, func, types, args, kwargs):
+        fn = _NP_FUNCTIONS.get(func.__name__)
+        if fn is None or kwargs:
+            raise _TraceError(_untraceable(func.__name__, kwargs))
+        return _wrap(fn(*map(_expr, args)))
+
+    def __bool__(self):
+        raise _TraceError(
+            "odeint cannot trace a Python if/else, and/or or min/max that depends on the "
+            "state or parameters; use np.where, np.minimum/np.maximum or Piecewise")
+
+    def __float__(self):  # what math.exp(x) and float(x) call
+        raise _TraceError(
+            "math.exp, math.log, ... (and float()) need plain numbers, so odeint cannot "
+            "trace them on the state or parameters; use np.exp, np.log, ... instead")
+
+
 def _derivatives(f, variables, parameters):
-    """Call ``f`` once with SymPy symbols; one expression per state variable."""
+    """Call ``f`` once with traced SymPy symbols; one expression per state variable."""
     name = getattr(f, "__name__", repr(f))
     symbols = [sympy.Symbol(n, real=True) for n in (*variables, "t", *parameters)]
     try:
-        out = f(*symbols)
+        out = f(*map(_Traced, symbols))
+    except _TraceError as err:
+        raise SynbenchError(f"{name}: {err}") from None
     except Exception as err:  # any failure here means f is not symbolic-friendly
         raise SynbenchError(
-            f"calling {name} with SymPy symbols failed ({type(err).__name__}: {err}); "
-            "write derivatives with arithmetic and the functions of "
-            "synbench.core.integrators (exp, log, sqrt, expm1, ...), not NumPy's, "
-            "and without Python if/else on the state (use Piecewise)") from err
+            f"calling {name} with traced SymPy symbols failed ({type(err).__name__}: "
+            f"{err}); write derivatives with arithmetic and NumPy's functions (np.exp, "
+            "np.where, ...) or those of synbench.core.integrators (exp, Piecewise, ...), "
+            "without Python if/else on the state (for a branch with only constants, "
+            "use Piecewise((1.0, x > a), (0.0, True)))") from err
     if len(variables) == 1 and not isinstance(out, (tuple, list)):
         out = (out,)
     if not isinstance(out, (tuple, list)) or len(out) != len(variables):
@@ -201,7 +319,7 @@ def _derivatives(f, variables, parameters):
             f"{name} has {len(variables)} state variable(s) ({', '.join(variables)}) "
             f"but returned {got} derivative(s); return one per variable, in order")
     try:
-        exprs = [sympy.sympify(e, strict=True) for e in out]
+        exprs = [_expr(e) for e in out]
     except (sympy.SympifyError, TypeError) as err:
         raise SynbenchError(f"{name} returned something that is not an expression: {err}") from err
     for e in exprs:
@@ -352,8 +470,10 @@ def odeint(f, method: str = "exp_euler", xp=numpy):
     f : callable
         ``f(x, y, ..., t, p1, p2, ...)`` returning dx/dt (one variable) or a tuple
         (dx/dt, dy/dt, ...). The names before ``t`` are the state variables, those after
-        it the parameters. It is called once with SymPy symbols, so it must use
-        arithmetic and the functions re-exported by this module (``exp``, ``log``, ...).
+        it the parameters. It is called once with (wrapped) SymPy symbols, so it may use
+        arithmetic, NumPy's functions (``np.exp``, ``np.where``, ...) and the SymPy
+        functions re-exported by this module (``exp``, ``Piecewise``, ...), not
+        ``math.*`` and no Python ``if`` on the state.
     method : {'exp_euler', 'euler', 'rk2', 'rk4'}
         ``exp_euler`` advances each variable x by ``expm1(A dt)/A * f_x`` with
         A = df_x/dx and the other variables held (exact for linear equations; Brian 2's

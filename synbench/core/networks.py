@@ -98,6 +98,11 @@ class NetworkSpec:
             for p in self.projections
         }
 
+    @property
+    def identity(self) -> tuple:
+        """What makes two specs the same network (their arrays follow from these)."""
+        return (self.name, self.n, self.seed, self.p, self.method, self.params)
+
     def time_constants(self) -> dict[str, float]:
         """The membrane's and each projection's synaptic time constant, in ms."""
         params = self.params

@@ -54,17 +54,25 @@ with ``fastmath``: the loops do the NumPy runner's arithmetic in its order, so C
 state is bit-identical with it in float64; HH's differs in the last bit where NumPy's
 SIMD ``exp`` and ``**`` round differently from libm's (the rasters agree). Kernels are
 cached on disk (``cache=True``); a composed ``step`` (:func:`decay_then`) and the
-runner's chunk function cannot be, so they compile once per process.
+runner's chunk function cannot be, so they compile once per process. The kernels' cache
+is in ``numba/`` of synbench's cache directory (``$SYNBENCH_CACHE_DIR``, else
+``$XDG_CACHE_HOME/synbench``, else ``~/.cache/synbench``; ``$NUMBA_CACHE_DIR`` when
+set), never in the installed package (:class:`PackageCacheLocator`); the user's own
+``cache=True`` functions cache where Numba puts them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numba
 import numpy as np
 from numba import typed, types
+from numba.core import caching
 from numba.extending import overload
 
 from ...core import registry, strategies
+from ...core.cache import cache_dir
 from ...core.connect import available_memory
 from ...core.errors import SynbenchError
 from ...core.registry import ShapeError, as_weight
@@ -72,6 +80,44 @@ from ...core.strategies import state_shape
 from .. import import_strategies
 
 free_memory = available_memory
+
+_PACKAGE = Path(__file__).resolve().parents[2]  # synbench/
+
+
+class PackageCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+    """Numba's cache of functions defined in synbench's own files, in ``numba/`` of
+    synbench's cache directory.
+
+    Numba's default is the ``__pycache__`` beside the source: inside an installed
+    package, where pip neither records nor removes the files (a later ``pip install -e``
+    then leaves a stray ``site-packages/synbench`` that shadows the checkout). One
+    subfolder per source directory (Numba's own naming, a hash of the path) keeps
+    installs apart; Numba's stamp of the source file still invalidates on edits.
+    """
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        subpath = self.get_suitable_cache_subpath(py_file)
+        self._cache_path = str(cache_dir() / "numba" / subpath)
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        # $NUMBA_CACHE_DIR, the user's choice, wins (Numba's next locator takes it);
+        # files outside synbench (the user's own functions) are left to Numba.
+        if numba.config.CACHE_DIR or not Path(py_file).resolve().is_relative_to(_PACKAGE):
+            return None
+        return super().from_function(py_func, py_file)
+
+
+# Tried first, before Numba's own locators (``_CacheImpl`` in older Numba).
+_LOCATORS = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+if not any(c.__name__ == PackageCacheLocator.__name__ for c in _LOCATORS._locator_classes):
+    _LOCATORS._locator_classes.insert(0, PackageCacheLocator)
+
 jit = numba.njit(cache=True)
 
 
