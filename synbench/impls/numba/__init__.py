@@ -143,12 +143,9 @@ def register(name, *, prepare, deliver, conductance, step=None, **extras):
     """
     kind = strategies.strategy(name).state
     step = step or decay_then(deliver)
-    # The runner prepares its own data and states, so it calls the kernels unchecked:
-    # the checks would only add their compilation (about a second) to every run.
     return registry.register(
         name, "numba", prepare=prepare, init_state=zeros(kind),
-        **checked_kernels(kind, deliver, step, conductance),
-        unchecked=(step, conductance), **extras)
+        **checked_kernels(kind, deliver, step, conductance), **extras)
 
 
 def decay_then(deliver):
@@ -198,7 +195,10 @@ def checked_kernels(kind: str, deliver, step, conductance) -> dict:
     def checked_conductance(data, state, out=None):
         return _checked_conductance(conductance, kind, data, state, out)
 
-    return {"deliver": checked_deliver, "step": checked_step, "conductance": checked_conductance}
+    # The runner calls the kernels unchecked (``registry.checked_kernels``): here the
+    # checks would add their compilation (about a second) to every run.
+    return {"deliver": checked_deliver, "step": checked_step, "conductance": checked_conductance,
+            "unchecked": (step, conductance)}
 
 
 def _state_shape_check(kind: str, shape_of):

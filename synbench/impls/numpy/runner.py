@@ -34,6 +34,9 @@ class Simulation:
     def __init__(self, spec, entry, conns, dt, dtype, chunk_steps):
         xp, self.dtype = self.xp, np.dtype(dtype)
         self.entry, self.step_index = entry, 0
+        # The kernels without the checks of the public API: the runner built their inputs.
+        self.step_kernel, self.conductance_kernel = (
+            entry.extras["unchecked"] if entry is not None else (None, None))
         self.model = neuron_model(spec, dt, xp)
         # Copies: the runner writes into its state, and the spec must stay as it was.
         self.vars = {k: xp.asarray(np.array(v, dtype=self.dtype)) for k, v in spec.initial.items()}
@@ -60,8 +63,8 @@ class Simulation:
         self.i_syn[...] = 0
         v = self.vars["v"]
         for p in self.projections:
-            p.state = self.entry.step(p.data, p.state, spiked[p.pre], p.decay)
-            g = self.entry.conductance(p.data, p.state)
+            p.state = self.step_kernel(p.data, p.state, spiked[p.pre], p.decay)
+            g = self.conductance_kernel(p.data, p.state)
             if p.g_init is not None:
                 p.g_init *= p.decay
                 g = g + p.g_init
