@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 
 from .core import registry
@@ -49,6 +50,14 @@ class Row:
         if self.first_difference is None:
             return "yes"
         return f"no (step {self.first_difference})"
+
+    def outcome(self) -> str:
+        """One line: the run and compile time and the agreement, or why it was skipped."""
+        r = self.result
+        if r is None:
+            return f"{self.label}: skipped: {self.skipped}"
+        agrees = f", agrees: {self.agrees}" if self.strategy else ""
+        return f"{self.label}: run {r.wall_s:.3g} s, compile {r.compile_s:.2f} s{agrees}"
 
     def to_json(self) -> dict:
         out = {"strategy": self.strategy, "backend": self.backend, "skipped": self.skipped}
@@ -232,6 +241,7 @@ def compare(
     wanted = "-".join(reference)
     candidates = dict.fromkeys((reference,) + FALLBACK_REFERENCES) if given is None else {}
     runnable, skipped = select(strategies, backends)
+    started = time.perf_counter()
     conns = spec.connectivity()
     kwargs = dict(duration=duration, dt=dt, progress=progress, conns=conns)
 
@@ -258,11 +268,17 @@ def compare(
     comparison = Comparison(spec, duration, dtype, ref_label or "nothing (no reference ran)",
                             reference_run=ref_run)
     rows = []
+
+    def done(row):  # each answer as soon as it is known, with the time so far
+        rows.append(row)
+        log(f"  {row.outcome()} ({time.perf_counter() - started:.0f} s so far)")
+
     for backend in dict.fromkeys(e.backend for e in runnable):
         log(f"neurons alone on {backend} ...")
         result, why = attempt(None, backend, dtype=dtype)
-        rows.append(Row(None, backend, result=result, skipped=why))
-    for entry in runnable:
+        done(Row(None, backend, result=result, skipped=why))
+    # The matrix strategies last: they are the slow ones, and the others answer first.
+    for entry in sorted(runnable, key=lambda e: e.state == "matrix"):
         log(f"{entry.id} ...")
         reuse = (ref_run is not None and dtype == "float64"
                  and (entry.name, entry.backend) == (ref_run.strategy, ref_run.backend))
@@ -272,7 +288,7 @@ def compare(
         if result is not None and ref_run is not None:
             row.first_difference = result.first_difference(ref_run)
             row.checked = True
-        rows.append(row)
+        done(row)
 
     timed = [r for r in rows if r.result is not None and r.strategy is not None]
     slowest = max((r.result.wall_s for r in timed), default=0.0)

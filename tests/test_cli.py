@@ -43,7 +43,12 @@ def test_compare_checks_against_the_chosen_reference(tmp_path):
     report = json.loads(out_json.read_text())
     assert report["reference"] == "pre_slice-numpy float64"
     checked = [row for row in report["rows"] if row["strategy"] is not None]
-    assert {row["strategy"] for row in checked} == {"pre2post", "dense"}
+    # The matrix strategy last (declared first), each row logged as soon as it is known.
+    assert [row["strategy"] for row in checked] == ["pre2post", "dense"]
+    answers = [line.strip() for line in proc.stderr.splitlines() if "s so far)" in line]
+    assert [line.split(":")[0] for line in answers] == [
+        "neurons alone-numpy", "pre2post-numpy", "dense-numpy"]
+    assert all("agrees: yes" in line for line in answers[1:]), answers
     assert all(row["agrees"] is True for row in checked), checked
 
 
