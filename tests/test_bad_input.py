@@ -91,7 +91,7 @@ def test_result_files_get_the_mode_open_would_give(capsys, tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--n", "10000000000"], "int32"),
-    (["--n", "500000000"], "GiB is free"),
+    (["--n", "500000000"], "of memory is available"),
     (["--seed", "-1"], "non-negative integer"),
     (["--dt", "1e-300"], "steps is more than"),
     (["--duration", "1e300"], "steps is more than"),

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .connect import Connectivity, Connector, FixedProb, available_memory
+from .connect import Connectivity, Connector, FixedProb
+from .connect.structures import require_memory
 from .errors import SynbenchError
 from .integrators import METHODS
 from .neurons import HHParams, LIFParams
@@ -158,14 +159,9 @@ def _check(n, seed, exc_fraction, p, method) -> float:
 
 def _check_memory(n: int, p: float) -> None:
     """Refuse, before drawing anything, a network whose synapses cannot fit in memory."""
-    needed = float(n) * n * p * _BYTES_PER_SYNAPSE + 64.0 * n
-    free = available_memory()
-    if needed > free:
-        raise SynbenchError(
-            f"a network of n = {n} with p = {p:.3g} has about {n * n * p:.3g} synapses, "
-            f"which need about {needed / 2**30:.3g} GiB; {free / 2**30:.3g} GiB is free: "
-            "choose a smaller n or p"
-        )
+    require_memory(int(float(n) * n * p * _BYTES_PER_SYNAPSE + 64 * n),
+                   f"a network of n = {n} with p = {p:.3g} (about {n * n * p:.3g} synapses)",
+                   "choose a smaller n or p")
 
 
 def _frozen(**arrays: np.ndarray) -> dict[str, np.ndarray]:
