@@ -7,6 +7,8 @@ without a traceback; output files are written only when the run succeeded.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import warnings
 
@@ -73,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="STRATEGY-BACKEND",
                    help="check every raster against this entry, run in float64 (default "
                         "dense-numpy; pre_slice-numba is much faster on long runs)")
+    p.add_argument("--all-matrix", action="store_true",
+                   help="with no --strategies or --backends, run the strategies with a "
+                        "matrix of state (minutes each) on every backend, not only the "
+                        "reference's")
     plot = p.add_mutually_exclusive_group()
     plot.add_argument("--plot", metavar="IMAGE",
                       help="write the log-scale bar chart here (.png, .pdf, .svg; default "
@@ -145,7 +151,8 @@ def cmd_compare(args) -> None:
     check_outputs(plot=plot, json=args.json)
     comparison = compare(spec, args.strategies, args.backends, duration=args.duration,
                          dt=args.dt, dtype=args.dtype, progress=not args.no_progress,
-                         log=lambda msg: print(msg, file=sys.stderr), reference=args.reference)
+                         log=lambda msg: print(msg, file=sys.stderr), reference=args.reference,
+                         all_matrix=args.all_matrix)
     print(comparison.header())
     print(comparison.table())
     if args.json:
@@ -187,8 +194,29 @@ def cmd_autotune(args) -> None:
 COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare, "autotune": cmd_autotune}
 
 
+@contextlib.contextmanager
+def _jax_compilation_cache():
+    """JAX's persistent compilation cache in synbench's cache directory while a command
+    runs (unless the user set one), so a second run compiles nothing for JAX either.
+
+    Through the environment, read when JAX is imported: the command's own JAX, not the
+    process's (a JAX already imported, as in a test calling ``main``, is left alone).
+    """
+    from .core.cache import cache_dir
+
+    names = {"JAX_COMPILATION_CACHE_DIR": str(cache_dir() / "jax"),
+             "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}  # ours take 0.3-3 s
+    added = [] if "jax" in sys.modules else [k for k in names if k not in os.environ]
+    os.environ.update({k: names[k] for k in added})
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _jax_compilation_cache():
         default = warnings.showwarning
 
         def show(message, category, *args, **kwargs):  # ours on one line, without a source line

@@ -51,13 +51,12 @@ class Row:
             return "yes"
         return f"no (step {self.first_difference})"
 
-    def outcome(self) -> str:
-        """One line: the run and compile time and the agreement, or why it was skipped."""
+    def outcome(self, check: str = "") -> str:
+        """One line: the run and compile time and ``check``, or why it was skipped."""
         r = self.result
         if r is None:
             return f"{self.label}: skipped: {self.skipped}"
-        agrees = f", agrees: {self.agrees}" if self.strategy else ""
-        return f"{self.label}: run {r.wall_s:.3g} s, compile {r.compile_s:.2f} s{agrees}"
+        return f"{self.label}: run {r.wall_s:.3g} s, compile {r.compile_s:.2f} s{check}"
 
     def to_json(self) -> dict:
         out = {"strategy": self.strategy, "backend": self.backend, "skipped": self.skipped}
@@ -161,6 +160,11 @@ def _json_default(value):
     raise TypeError(f"cannot write {type(value)} to JSON")
 
 
+def _same_raster(result: RunResult, other: RunResult, name: str) -> str:
+    first = result.first_difference(other)
+    return f", same raster as {name}: " + ("yes" if first is None else f"no (step {first})")
+
+
 def check_reference_run(result: RunResult, spec: NetworkSpec, duration: float, dt: float):
     """A given reference run must be a float64 run of this network, duration and dt."""
     if result.strategy is None or result.dtype != "float64":
@@ -216,14 +220,22 @@ def compare(
     progress: bool = True,
     log=print,
     reference: tuple[str, str] = ("dense", "numpy"),
+    all_matrix: bool = False,
 ) -> Comparison:
     """Run every selected entry (plus neurons alone per backend) and cross-check.
 
     ``reference`` is the (strategy, backend) every raster is checked against, in float64,
     or the float64 :class:`RunResult` of such a run of this network, reused as it is (the
     reference of an earlier ``compare``, for example: ``result.rows`` hold its runs).
-    NumPy dense is the default because it is the plainest; on long runs a checked faster
-    entry (``("pre_slice", "numba")``, which the tests hold identical to it) saves minutes.
+
+    Each answer is logged as soon as it is known, the fast entries first: neurons alone
+    on each backend, then the strategies, the matrix strategies (per-synapse matrix
+    state: minutes each at n = 4000) last. A reference that is itself a matrix strategy
+    (NumPy ``dense``, the default: the plainest) runs among them, at the end; until it
+    has, each raster is checked against the first float64 raster (the log says which),
+    and the table checks every row against the reference. With no ``strategies`` or
+    ``backends`` named, the matrix strategies run on the reference's backend only;
+    ``all_matrix=True`` runs them on every backend.
     """
     check_spec(spec)
     n_steps_for(duration, dt)
@@ -237,59 +249,102 @@ def compare(
         raise SynbenchError(f"reference must be a (strategy, backend) pair such as "
                             f"('dense', 'numpy') or an earlier float64 RunResult of this "
                             f"network, not {reference!r}")
-    registry.get(*reference)  # an unknown name or a missing backend: one clear error first
-    wanted = "-".join(reference)
-    candidates = dict.fromkeys((reference,) + FALLBACK_REFERENCES) if given is None else {}
+    reference_entry = registry.get(*reference)  # an unknown name: one clear error first
     runnable, skipped = select(strategies, backends)
+    if strategies is None and backends is None and not all_matrix:
+        aside = [e for e in runnable if e.state == "matrix" and e.backend != reference[1]]
+        runnable = [e for e in runnable if e not in aside]
+        skipped += [Row(e.name, e.backend, skipped="not run by default (--all-matrix "
+                        "runs the matrix strategies on every backend)") for e in aside]
+        if aside:
+            log(f"{', '.join(dict.fromkeys(e.name for e in aside))}: on {reference[1]} only "
+                f"(matrix strategies take minutes each; --all-matrix runs them on "
+                f"{', '.join(dict.fromkeys(e.backend for e in aside))} too)")
     started = time.perf_counter()
     conns = spec.connectivity()
-    kwargs = dict(duration=duration, dt=dt, progress=progress, conns=conns)
+    float64_runs, float64_failures = {}, {}
+    if given is not None:
+        float64_runs[reference] = given
 
-    def attempt(strategy, backend, **extra):
+    def attempt(strategy, backend, dtype):
+        """A run, or why it cannot run here; float64 runs are kept for the reference."""
+        key = (strategy, backend)
+        if dtype == "float64" and key in float64_runs:
+            return float64_runs[key], None
+        if dtype == "float64" and key in float64_failures:
+            return None, float64_failures[key]
         try:
-            return run(spec, strategy, backend, **kwargs, **extra), None
+            result = run(spec, strategy, backend, duration=duration, dt=dt, dtype=dtype,
+                         progress=progress, conns=conns)
         except SynbenchError as err:  # a structure that does not fit here, for example
+            if dtype == "float64":
+                float64_failures[key] = str(err)
             return None, str(err)
+        if dtype == "float64" and strategy is not None:
+            float64_runs[key] = result
+        return result, None
 
-    ref_run, ref_skip = given, None
-    ref_label = f"{wanted} float64 (given)" if given is not None else None
-    for strategy, backend in candidates:
-        if registry.available()[backend] is not None:
-            continue
-        log(f"reference run: {strategy}-{backend} (float64) ...")
-        ref_run, why = attempt(strategy, backend, dtype="float64")
-        if ref_run is not None:
-            ref_label = f"{strategy}-{backend} float64"
-            if ref_skip:
-                ref_label += f" ({wanted} skipped: {ref_skip})"
-            break
-        ref_skip = ref_skip or why
+    def find_reference():
+        """The reference run (run now unless a row already ran it), else a fallback."""
+        wanted, why_not = "-".join(reference), None
+        candidates = dict.fromkeys((reference,) + (() if given else FALLBACK_REFERENCES))
+        for strategy, backend in candidates:
+            if registry.available()[backend] is not None:
+                continue
+            if (strategy, backend) not in float64_runs | float64_failures:
+                log(f"reference run: {strategy}-{backend} (float64) ...")
+            result, why = attempt(strategy, backend, "float64")
+            if result is not None:
+                label = f"{strategy}-{backend} float64" + (" (given)" if given else "")
+                return result, label + (f" ({wanted} skipped: {why_not})" if why_not else "")
+            why_not = why_not or why
+        return None, None
 
-    comparison = Comparison(spec, duration, dtype, ref_label or "nothing (no reference ran)",
-                            reference_run=ref_run)
+    ref_run = ref_label = witness = None
+    if reference_entry.state != "matrix" or given is not None:
+        ref_run, ref_label = find_reference()  # first: each row is checked as it finishes
     rows = []
 
     def done(row):  # each answer as soon as it is known, with the time so far
+        nonlocal witness
         rows.append(row)
-        log(f"  {row.outcome()} ({time.perf_counter() - started:.0f} s so far)")
+        check, result = "", row.result
+        if result is not None and row.strategy is not None:
+            if result is ref_run or (row.strategy, row.backend) == reference:
+                check = ", the reference" + (_same_raster(result, witness.result, witness.label)
+                                             if witness and result is not ref_run else "")
+            elif ref_run is not None:
+                check = _same_raster(result, ref_run, "the reference")
+            elif witness is not None:
+                check = _same_raster(result, witness.result,
+                                     f"{witness.label} (the reference runs last)")
+            elif dtype == "float64":
+                witness = row
+                check = ", the raster the next rows are checked against until the reference runs"
+        log(f"  {row.outcome(check)} ({time.perf_counter() - started:.0f} s so far)")
 
     for backend in dict.fromkeys(e.backend for e in runnable):
         log(f"neurons alone on {backend} ...")
-        result, why = attempt(None, backend, dtype=dtype)
+        result, why = attempt(None, backend, dtype)
         done(Row(None, backend, result=result, skipped=why))
     # The matrix strategies last: they are the slow ones, and the others answer first.
-    for entry in sorted(runnable, key=lambda e: e.state == "matrix"):
+    for entry in sorted(runnable, key=lambda e: (e.state == "matrix",
+                                                 (e.name, e.backend) != reference)):
         log(f"{entry.id} ...")
-        reuse = (ref_run is not None and dtype == "float64"
-                 and (entry.name, entry.backend) == (ref_run.strategy, ref_run.backend))
-        result, why = (ref_run, None) if reuse else attempt(entry.name, entry.backend,
-                                                            dtype=dtype)
-        row = Row(entry.name, entry.backend, result=result, skipped=why)
-        if result is not None and ref_run is not None:
-            row.first_difference = result.first_difference(ref_run)
-            row.checked = True
-        done(row)
+        result, why = attempt(entry.name, entry.backend, dtype)
+        done(Row(entry.name, entry.backend, result=result, skipped=why))
+        if ref_run is None and (entry.name, entry.backend) == reference and result:
+            ref_run, ref_label = find_reference()
+    if ref_run is None:
+        ref_run, ref_label = find_reference()
+        if ref_run is not None and witness is not None:
+            log(f"  the reference, {ref_label}"
+                + _same_raster(ref_run, witness.result, witness.label))
 
+    for row in rows:
+        if row.result is not None and row.strategy is not None and ref_run is not None:
+            row.first_difference = row.result.first_difference(ref_run)
+            row.checked = True
     timed = [r for r in rows if r.result is not None and r.strategy is not None]
     slowest = max((r.result.wall_s for r in timed), default=0.0)
     alone = {r.backend: r.result.wall_s for r in rows if r.strategy is None and r.result}
@@ -297,5 +352,5 @@ def compare(
         r.speedup = slowest / r.result.wall_s if r.result.wall_s else math.inf
         base = alone.get(r.backend)
         r.vs_neurons = r.result.wall_s / base if base else None
-    comparison.rows = rows + skipped
-    return comparison
+    return Comparison(spec, duration, dtype, ref_label or "nothing (no reference ran)",
+                      rows=rows + skipped, reference_run=ref_run)

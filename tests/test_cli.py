@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from synbench.cli import main
+from synbench.core import registry
 
 
 def _synbench(*args, cwd=None):
@@ -27,6 +28,13 @@ def test_compare_writes_table_json_and_png(tmp_path):
     assert {r["backend"] for r in rows} >= {"numpy", "numba"}
     assert all(r["agrees"] for r in rows), [r for r in rows if not r["agrees"]]
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # By default the matrix strategies run on the reference's backend (NumPy) only.
+    matrix = {(e.name, e.backend) for e in registry.entries() if e.state == "matrix"}
+    assert {(r["strategy"], r["backend"]) for r in rows} & matrix == {
+        (s, b) for s, b in matrix if b == "numpy"}
+    aside = {(r["strategy"], r["backend"]) for r in report["rows"]
+             if r["skipped"] and "--all-matrix" in r["skipped"]}
+    assert aside == {(s, b) for s, b in matrix if b != "numpy"} != set()
 
 
 def test_compare_checks_against_the_chosen_reference(tmp_path):
@@ -48,7 +56,7 @@ def test_compare_checks_against_the_chosen_reference(tmp_path):
     answers = [line.strip() for line in proc.stderr.splitlines() if "s so far)" in line]
     assert [line.split(":")[0] for line in answers] == [
         "neurons alone-numpy", "pre2post-numpy", "dense-numpy"]
-    assert all("agrees: yes" in line for line in answers[1:]), answers
+    assert all("same raster as the reference: yes" in line for line in answers[1:]), answers
     assert all(row["agrees"] is True for row in checked), checked
 
 

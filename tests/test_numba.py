@@ -137,3 +137,43 @@ def test_float32_run_is_close_to_float64(coba_500):
     r32 = run(spec, "pre_slice", "numba", duration=200.0, conns=conns, dtype="float32")
     for group in ("E", "I"):
         assert r32.rates[group] == pytest.approx(r64.rates[group], rel=0.1)
+
+
+_TWO_PROCESSES = """
+import json, sys
+import numpy as np
+import synbench
+from synbench import registry
+from synbench.impls.numba.runner import Simulation
+
+out = []
+for network, strategy in (("coba", "pre_slice"), ("coba", "pre2syn"), ("cobahh", "csr"),
+                          ("coba", None)):
+    spec = synbench.network(network, 200)
+    entry = registry.get(strategy or "pre_slice", "numba")
+    sim = Simulation(spec, entry if strategy else None, spec.connectivity(), 0.1, "float64", 50)
+    sim.compile()
+    steps, ids = sim.advance(50)
+    want = synbench.run(spec, strategy, "numpy", duration=5.0, progress=False)
+    stats = sim.run_chunk.stats
+    out.append([sum(stats.cache_hits.values()), sum(stats.cache_misses.values()),
+                bool(np.array_equal(ids, want.spike_ids) and ids.size)])
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_a_second_process_loads_the_compiled_runner_from_disk(tmp_path):
+    """Each (network, strategy) chunk function, kernels bound in, is compiled by the first
+    process and loaded by the second, each the right one (its raster is NumPy's)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _TWO_PROCESSES], env=env,
+                                      capture_output=True, text=True, check=True,
+                                      timeout=600).stdout) for _ in range(2)]
+    assert runs[0] == [[0, 1, True]] * 4  # compiled, and saved
+    assert runs[1] == [[1, 0, True]] * 4  # loaded: nothing compiled

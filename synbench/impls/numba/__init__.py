@@ -53,9 +53,9 @@ call, with the strategy's kernels passed in as compiled functions. Nothing is co
 with ``fastmath``: the loops do the NumPy runner's arithmetic in its order, so COBA's
 state is bit-identical with it in float64; HH's differs in the last bit where NumPy's
 SIMD ``exp`` and ``**`` round differently from libm's (the rasters agree). Kernels are
-cached on disk (``cache=True``); a composed ``step`` (:func:`decay_then`) and the
-runner's chunk function cannot be, so they compile once per process. The kernels' cache
-is in ``numba/`` of synbench's cache directory (``$SYNBENCH_CACHE_DIR``, else
+cached on disk (``cache=True``), and so is the runner's chunk function with the
+kernels compiled in; a composed ``step`` (:func:`decay_then`) and the checked kernels
+are closures, compiled once per process when called from Python. The cache is in ``numba/`` of synbench's cache directory (``$SYNBENCH_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/synbench``, else ``~/.cache/synbench``; ``$NUMBA_CACHE_DIR`` when
 set), never in the installed package (:class:`PackageCacheLocator`); the user's own
 ``cache=True`` functions cache where Numba puts them.

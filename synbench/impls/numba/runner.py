@@ -2,13 +2,18 @@
 
 Every step, in DESIGN section 3's order: the neurons (a per-neuron loop calling the
 compiled integrator), the spike monitor, each projection with its strategy's ``step``
-and ``conductance`` (passed in as compiled functions), then the synaptic currents. The
-arithmetic is the NumPy runner's (``synbench.impls.numpy.runner``), operation for operation.
+and ``conductance``, then the synaptic currents. The arithmetic is the NumPy runner's
+(``synbench.impls.numpy.runner``), operation for operation. The chunk function, compiled
+once per (neuron model, entry), is cached on disk like the kernels, so a second process
+compiles nothing (:func:`chunk_function`).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import types
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -19,9 +24,14 @@ from ...core.integrators import decay_factor
 from ...core.neurons import NEVER_SPIKED, neuron_model
 from . import jit
 
+# What the templates below (``_propagate``, the updates, ``_run_chunk``) call: each run
+# compiles copies of them with these names bound (:func:`chunk_function`). A compiled
+# function passed as an argument instead would keep Numba from caching the chunk.
+integrate = step = conductance = update = propagate = None
+with_synapses = False
 
-@numba.njit  # takes compiled functions as arguments: not cacheable
-def _propagate(projection, step, conductance):
+
+def _propagate(projection):
     """Step 2 of DESIGN section 3 for one projection, up to its conductance.
 
     The strategy's step (decay, then this step's spikes) and its conductance: the state
@@ -81,8 +91,7 @@ def _resized(buffer, size, count):
     return out
 
 
-@numba.njit
-def lif_update(t, neurons, i_syn, spikes, params, vstep):
+def lif_update(t, neurons, i_syn, spikes, params):
     """Step 1 of DESIGN section 3 for LIF neurons, neuron by neuron (``neurons.lif_update``).
 
     Refractory neurons keep V and cannot spike; the others integrate V with the I_syn
@@ -96,7 +105,7 @@ def lif_update(t, neurons, i_syn, spikes, params, vstep):
     n_spikes = 0
     for i in range(v.size):
         refractory = t - last_spike[i] <= ref_steps
-        v_int = v.dtype.type(vstep(v[i], t * dt, dt, tau, el, i_bg, i_syn[i]))
+        v_int = v.dtype.type(integrate(v[i], t * dt, dt, tau, el, i_bg, i_syn[i]))
         spiked = not refractory and v_int >= v_th
         v[i] = v[i] if refractory else (v_reset if spiked else v_int)
         last_spike[i] = t if spiked else last_spike[i]
@@ -106,8 +115,7 @@ def lif_update(t, neurons, i_syn, spikes, params, vstep):
     return n_spikes
 
 
-@numba.njit
-def hh_update(t, neurons, i_syn, spikes, params, hstep):
+def hh_update(t, neurons, i_syn, spikes, params):
     """Step 1 for HH neurons, neuron by neuron (``neurons.hh_update``).
 
     Every neuron integrates; one spikes where V crosses v_th upward in this step and
@@ -118,8 +126,8 @@ def hh_update(t, neurons, i_syn, spikes, params, hstep):
     n_spikes = 0
     for i in range(v.size):
         refractory = t - last_spike[i] <= ref_steps
-        v_new, m[i], h[i], n[i] = hstep(v[i], m[i], h[i], n[i], t * dt, dt, i_syn[i],
-                                        cm, gl, el, ek, ena, g_na, g_kd, vt)
+        v_new, m[i], h[i], n[i] = integrate(v[i], m[i], h[i], n[i], t * dt, dt, i_syn[i],
+                                            cm, gl, el, ek, ena, g_na, g_kd, vt)
         v_new = v.dtype.type(v_new)  # the value stored decides the spike
         spiked = not refractory and v[i] < v_th and v_new >= v_th
         v[i] = v_new
@@ -130,23 +138,56 @@ def hh_update(t, neurons, i_syn, spikes, params, hstep):
     return n_spikes
 
 
-@numba.njit
-def _run_chunk(first, n_steps, update, integrate, params, neurons, i_syn, spikes,
-               step, conductance, projections, currents, steps, ids):
+def _run_chunk(first, n_steps, params, neurons, i_syn, spikes, projections, currents,
+               steps, ids):
     """``n_steps`` steps from step ``first``: neurons, monitor, projections (if any).
 
     Returns the monitor's buffers (new ones if they had to grow) and its spike count.
     """
     count = 0
     for t in range(first, first + n_steps):
-        n_spikes = update(t, neurons, i_syn, spikes, params, integrate)
+        n_spikes = update(t, neurons, i_syn, spikes, params)
         steps, ids, count = _record(t, spikes, n_spikes, steps, ids, count)
-        if step is not None:  # None: neurons alone
+        if with_synapses:  # a constant: False compiles neurons alone
             for p in range(len(projections)):  # E2E, E2I, I2E, I2I
-                _propagate(projections[p], step, conductance)
+                propagate(projections[p])
             for group in literal_unroll(currents):  # E (E2E, I2E), I (E2I, I2I)
                 _add_currents(*group)
     return steps, ids, count
+
+
+@functools.cache
+def chunk_function(neuron_update, integrator, name="neurons", kernels=None):
+    """``_run_chunk`` compiled for ``neuron_update`` (``lif_update``, ``hh_update``)
+    with the generated ``integrator`` and the unchecked ``kernels`` (step, conductance)
+    of entry ``name`` (none: neurons alone), cached on disk across processes.
+
+    Numba keys its cache on a function's name and source file, not on the globals it
+    read, so the name carries what was bound and a hash of all the code compiled into
+    it: the integrator's generated source and this backend's files (so an edited kernel
+    is compiled anew).
+    """
+    step, conductance = kernels or (None, None)
+    update = numba.njit(_bound(neuron_update, integrate=numba.njit(integrator)))
+    propagate = numba.njit(_bound(_propagate, step=step, conductance=conductance))
+    digest = hashlib.sha256(_backend_source() + integrator.source.encode()).hexdigest()
+    chunk = _bound(_run_chunk, update=update, propagate=propagate,
+                   with_synapses=kernels is not None)
+    chunk.__qualname__ = f"_run_chunk[{name},{neuron_update.__name__},{digest[:16]}]"
+    return numba.njit(cache=True)(chunk)
+
+
+def _bound(template, **names):
+    """A copy of the function ``template`` that reads ``names`` as globals."""
+    return types.FunctionType(template.__code__, dict(template.__globals__, **names),
+                              template.__name__)
+
+
+@functools.cache
+def _backend_source() -> bytes:
+    """The bytes of every module of this backend, in a fixed order."""
+    folder = Path(__file__).parent
+    return b"".join(path.read_bytes() for path in sorted(folder.glob("*.py")))
 
 
 _UPDATES = {"lif": lif_update, "hh": hh_update}
@@ -162,21 +203,16 @@ def _neuron_params(model, dt):
     return (float(dt), model.ref_steps, *(float(x) for x in floats))
 
 
-@functools.cache
-def _compiled(fn):
-    """One compiled integrator per generated step function (so runs share compilations)."""
-    return numba.njit(fn)
-
-
 class Simulation:
     """The ``synbench.run`` protocol: each chunk of steps is one compiled call.
 
     ``_run_chunk`` runs, every step: the neurons (a per-neuron loop calling the compiled
     integrator), the spike monitor (preallocated, doubled when full), each projection
-    E2E, E2I, I2E, I2I with the strategy's ``step`` and ``conductance`` (passed in as
-    compiled functions), then one pass per post group adding its projections' currents
-    in that order. No Python and no allocation in the step loop. The arithmetic is the
-    NumPy runner's, operation for operation (``synbench.impls.numpy.runner``).
+    E2E, E2I, I2E, I2I with the strategy's ``step`` and ``conductance`` (bound into the
+    compiled chunk, :func:`chunk_function`), then one pass per post group adding its
+    projections' currents in that order. No Python and no allocation in the step loop.
+    The arithmetic is the NumPy runner's, operation for operation
+    (``synbench.impls.numpy.runner``).
     """
 
     def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, monitor_capacity=None):
@@ -187,8 +223,9 @@ class Simulation:
         if model.model.name not in _UPDATES:
             raise SynbenchError(f"the numba runner has no update for {model.model.name!r} neurons")
         self.variables = model.model.variables
-        self.update = _UPDATES[model.model.name]
-        self.integrate = _compiled(model.integrator)
+        kernels = (self.entry.id, self.entry.extras["unchecked"]) if self.entry else ()
+        self.run_chunk = chunk_function(_UPDATES[model.model.name], model.integrator,
+                                        *kernels)
         self.params = _neuron_params(model, dt)
         self.vars = {k: np.array(spec.initial[k], dtype=dtype) for k in self.variables}
         self.last_spike = np.full(spec.n, NEVER_SPIKED, dtype=np.int32)
@@ -227,11 +264,9 @@ class Simulation:
             for g in spec.groups if terms[g.name])
 
     def _chunk(self, n_steps):
-        step, conductance = self.entry.extras["unchecked"] if self.entry else (None,) * 2
-        steps, ids, count = _run_chunk(
-            self.step_index, n_steps, self.update, self.integrate, self.params, self.neurons,
-            self.i_syn, self.spikes, step, conductance, self.projections, self.currents,
-            *self.monitor)
+        steps, ids, count = self.run_chunk(
+            self.step_index, n_steps, self.params, self.neurons, self.i_syn, self.spikes,
+            self.projections, self.currents, *self.monitor)
         self.monitor = (steps, ids)
         self.step_index += n_steps
         return steps[:count].copy(), ids[:count].copy()
