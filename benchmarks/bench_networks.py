@@ -1,5 +1,8 @@
 """Whole networks: COBA and COBAHH, 100 ms, every (strategy, backend) x n.
 
+Networks at n = 64000 and those of the matrix strategies are the heavy group, skipped
+unless ``SYNBENCH_ASV_HEAVY=1`` (``common.skip_unless_heavy_wanted``).
+
 Driven through the runner protocol of ``synbench.run`` (each backend module's
 ``Simulation``: build, ``compile()``, ``advance(n_steps)``), so that compilation is
 set up outside the timed body and tracked apart (``track_compile_s``).
@@ -19,6 +22,7 @@ from .common import (
     network_connectivity,
     network_spec,
     skip_if_too_big,
+    skip_unless_heavy_wanted,
 )
 
 DURATION = 100.0  # ms
@@ -39,6 +43,7 @@ class _Network:
 
     def setup(self, entry_id, n):
         self.entry = entry_or_skip(entry_id)
+        skip_unless_heavy_wanted(self.entry, n)
         self.spec = network_spec(self.network, n)
         self.conns = network_connectivity(self.network, n)
         skip_if_too_big(self.entry, self.conns)

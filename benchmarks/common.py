@@ -8,6 +8,7 @@ before every timed sample, so the builders below are cached per process: the fir
 ``setup`` builds, the next ones reuse.
 """
 
+import os
 from functools import cache
 
 import numpy as np
@@ -25,6 +26,12 @@ MEMORY_FRACTION = 0.5  # skip what would need more than this share of the free m
 CHECK_STEPS = 3  # steps checked against the reference before an entry is timed
 CHECK_RATE_HZ = 200.0
 RTOL = {"float32": 1e-5, "float64": 1e-12}
+
+# The heavy group, opt in with SYNBENCH_ASV_HEAVY=1: networks at more than HEAVY_ABOVE
+# neurons and networks of the strategies with a state per matrix element. Hours between
+# them; without them one commit takes minutes (README, "Benchmarks").
+HEAVY = os.environ.get("SYNBENCH_ASV_HEAVY", "") == "1"
+HEAVY_ABOVE = 4000
 
 # "strategy-backend" ids for every pair that could exist; setup skips what cannot run.
 ENTRY_IDS = [f"{s}-{b}" for b in registry.BACKENDS for s in strategies.names()]
@@ -108,6 +115,13 @@ def network_spec(name, n):
 def network_connectivity(name, n):
     """Every projection of ``network_spec(name, n)``, built once per process."""
     return network_spec(name, n).connectivity()
+
+
+def skip_unless_heavy_wanted(entry, n):
+    """NotImplementedError (asv's skip) for a network in the heavy group, unless opted in."""
+    if not HEAVY and (n > HEAVY_ABOVE or entry.state == "matrix"):
+        raise NotImplementedError(
+            f"{entry.id} at n = {n} is in the heavy group: SYNBENCH_ASV_HEAVY=1 runs it")
 
 
 def skip_if_too_big(entry, conns, dtype=DTYPE):

@@ -310,7 +310,8 @@ def compare(
         rows.append(row)
         check, result = "", row.result
         if result is not None and row.strategy is not None:
-            if result is ref_run or (row.strategy, row.backend) == reference:
+            if result is ref_run or ((row.strategy, row.backend) == reference
+                                     and dtype == "float64"):
                 check = ", the reference" + (_same_raster(result, witness.result, witness.label)
                                              if witness and result is not ref_run else "")
             elif ref_run is not None:

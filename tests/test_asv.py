@@ -105,4 +105,111 @@ def test_asv_smoke_run_records_results(tmp_path):
 
     _asv("publish", "--config", str(conf_path), cwd=tmp_path, env=env)
     assert (tmp_path / "html" / "index.html").exists()
+    _check_report_in_a_browser(tmp_path / "html", tmp_path / "served", [n for n, _ in SMOKE])
+
+
+# --- asv publish's report, opened in headless Chromium ---
+
+# The report loads jQuery, flot, bootstrap and friends from CDNs, which CI cannot reach;
+# it reaches npm's registry, which has the same packages. (stupidtable 1.0.1 is not on
+# npm: 1.1.3 has the same API.) Each rule maps a CDN address to (package, version, path).
+_CDNJS = {"flot": lambda version, name: ("flot", version, name.replace(".min.js", ".js")),
+          "stupidtable": lambda version, name: ("stupid-table-plugin", "1.1.3", name),
+          "blueimp-md5": lambda version, name: ("blueimp-md5", version, name)}
+_CDN_RULES = [
+    (r"https://cdn\.jsdelivr\.net/npm/([^@/]+)@([^/]+)/(.+)", lambda m: m.groups()),
+    (r"https://code\.jquery\.com/jquery-([\d.]+)\.min\.js",
+     lambda m: ("jquery", m[1], "dist/jquery.min.js")),
+    (r"https://cdnjs\.cloudflare\.com/ajax/libs/([^/]+)/([^/]+)/(.+)",
+     lambda m: _CDNJS[m[1]](m[2], m[3])),
+]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--window-size=1200,800",
+                  "--virtual-time-budget=15000"]
+
+
+def _unavailable(reason):
+    """Skip, except where .ci/run says the browser check must run (then fail)."""
+    if os.environ.get("SYNBENCH_TEST_BROWSER") == "required":
+        pytest.fail(f"{reason} (SYNBENCH_TEST_BROWSER=required)")
+    pytest.skip(reason)
+
+
+def _npm_file(url):
+    import io
+    import tarfile
+    import urllib.request
+
+    for pattern, rule in _CDN_RULES:
+        match = re.fullmatch(pattern, url)
+        if match:
+            package, version, path = rule(match)
+            break
+    else:
+        raise AssertionError(f"asv's report loads {url}: add a rule for it to _CDN_RULES")
+    tarball = f"https://registry.npmjs.org/{package}/-/{package}-{version}.tgz"
+    try:
+        data = urllib.request.urlopen(tarball, timeout=60).read()
+    except OSError as err:
+        _unavailable(f"npm's registry is unreachable for the report's scripts ({err})")
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return tar.extractfile(f"package/{path}").read()
+
+
+def _served_copy(html, served):
+    """A copy of the report with its CDN scripts and styles in ``vendor/``."""
+    shutil.copytree(html, served)
+    index = (served / "index.html").read_text()
+    (served / "vendor").mkdir()
+    for k, url in enumerate(sorted(set(re.findall(r'(?:src|href)="(https://[^"]+\.(?:js|css))"',
+                                                  index)))):
+        local = f"vendor/{k}-{url.rsplit('/', 1)[1]}"
+        (served / local).write_bytes(_npm_file(url))
+        index = index.replace(url, local)
+    # Integrity hashes pin the CDN's bytes; npm's copies may be minified differently.
+    index = re.sub(r'\s(integrity|crossorigin|referrerpolicy)="[^"]*"', "", index)
+    (served / "index.html").write_text(index)
+
+
+def _dom(chromium, url, profile):
+    """The page's DOM once its scripts have run (Chromium's virtual time budget)."""
+    proc = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def _check_report_in_a_browser(html, served, names):
+    """Chromium renders the benchmark grid (every benchmark listed) and one graph."""
+    import functools
+    import http.server
+    import threading
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        _unavailable("Chromium is not installed (apt-get install chromium; .ci/run does)")
+    _served_copy(html, served)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    try:
+        grid = _dom(chromium, root, served.parent / "profile-grid")
+        assert "failed to load" not in grid, grid[:2000]
+        listed = set(re.findall(r'class="btn benchmark-container" href="#([^"]+)"', grid))
+        benchmarks = json.loads((html / "index.json").read_text())["benchmarks"]
+        assert listed == set(benchmarks) and set(names) <= listed, (listed, set(benchmarks))
+
+        name = "bench_kernels.KernelMemory.track_bytes_per_synapse"
+        graph = _dom(chromium, f"{root}#{name}", served.parent / "profile-graph")
+        plot = graph[graph.index('id="main-graph"'):]
+        assert '<canvas class="flot-base"' in plot, plot[:2000]
+        legend = re.findall(r'class="legendLabel">([^<]+)<', plot)
+        assert "entry-pre_slice-numpy; n_pre-1000" in legend, legend
+        ticks = re.findall(r'class="flot-tick-label tickLabel"[^>]*>([^<]+)<', plot)
+        assert len(ticks) >= 3 and all(float(t) >= 0 for t in ticks), ticks
+    finally:
+        server.shutdown()
 

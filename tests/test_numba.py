@@ -155,17 +155,31 @@ for network, strategy in (("coba", "pre_slice"), ("coba", "pre2syn"), ("cobahh",
     sim.compile()
     steps, ids = sim.advance(50)
     want = synbench.run(spec, strategy, "numpy", duration=5.0, progress=False)
-    stats = sim.run_chunk.stats
-    out.append([sum(stats.cache_hits.values()), sum(stats.cache_misses.values()),
-                bool(np.array_equal(ids, want.spike_ids) and ids.size)])
+    same = bool(np.array_equal(ids, want.spike_ids) and ids.size)
+    kernels = [sim.run_chunk]
+    if strategy:  # the checked kernels a user calls, each giving the reference's numbers
+        conn = synbench.FixedProb(0.2, seed=1).build(30, 20)
+        data, numpy_entry = entry.prepare(conn, 0.5, "float64"), registry.get("dense", "numpy")
+        spikes = np.arange(30) % 3 == 0
+        g = entry.step(data, entry.deliver(data, entry.init_state(data), spikes * 0.5),
+                       spikes, 0.9)
+        reference_data = numpy_entry.prepare(conn, 0.5, "float64")
+        want_g = numpy_entry.step(reference_data, numpy_entry.deliver(
+            reference_data, numpy_entry.init_state(reference_data), spikes * 0.5), spikes, 0.9)
+        same = same and np.allclose(entry.conductance(data, g, np.zeros(20)),
+                                    numpy_entry.conductance(reference_data, want_g), rtol=1e-12)
+        kernels += [entry.deliver, entry.step, entry.conductance]
+    out.append([[sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())]
+                for k in kernels] + [bool(same)])
 print(json.dumps(out))
 """
 
 
 @pytest.mark.slow
-def test_a_second_process_loads_the_compiled_runner_from_disk(tmp_path):
-    """Each (network, strategy) chunk function, kernels bound in, is compiled by the first
-    process and loaded by the second, each the right one (its raster is NumPy's)."""
+def test_a_second_process_loads_the_compiled_runner_and_kernels_from_disk(tmp_path):
+    """Each (network, strategy) chunk function and each checked kernel, kernels bound
+    in, is compiled by the first process and loaded by the second, each the right one
+    (its raster is NumPy's, its conductance NumPy dense's)."""
     import json
     import os
     import subprocess
@@ -175,5 +189,6 @@ def test_a_second_process_loads_the_compiled_runner_from_disk(tmp_path):
     runs = [json.loads(subprocess.run([sys.executable, "-c", _TWO_PROCESSES], env=env,
                                       capture_output=True, text=True, check=True,
                                       timeout=600).stdout) for _ in range(2)]
-    assert runs[0] == [[0, 1, True]] * 4  # compiled, and saved
-    assert runs[1] == [[1, 0, True]] * 4  # loaded: nothing compiled
+    compiled, loaded = [0, 1], [1, 0]  # (cache hits, cache misses) of one signature
+    assert runs[0] == [[compiled] * 4 + [True]] * 3 + [[compiled, True]]
+    assert runs[1] == [[loaded] * 4 + [True]] * 3 + [[loaded, True]]

@@ -49,13 +49,15 @@ Event-driven kernels walk ``for i in spiking(events)``, the tutorial's ``for i i
 range(n_pre): if spikes[i]:`` reading 8 neurons per test (usable in your code too).
 
 The runner (:class:`Simulation`, in ``runner``) runs each chunk of steps in one compiled
-call, with the strategy's kernels passed in as compiled functions. Nothing is compiled
-with ``fastmath``: the loops do the NumPy runner's arithmetic in its order, so COBA's
-state is bit-identical with it in float64; HH's differs in the last bit where NumPy's
-SIMD ``exp`` and ``**`` round differently from libm's (the rasters agree). Kernels are
-cached on disk (``cache=True``), and so is the runner's chunk function with the
-kernels compiled in; a composed ``step`` (:func:`decay_then`) and the checked kernels
-are closures, compiled once per process when called from Python. The cache is in ``numba/`` of synbench's cache directory (``$SYNBENCH_CACHE_DIR``, else
+call, with the strategy's kernels compiled in. Nothing is compiled with ``fastmath``:
+the loops do the NumPy runner's arithmetic in its order, so COBA's state is
+bit-identical with it in float64; HH's differs in the last bit where NumPy's SIMD
+``exp`` and ``**`` round differently from libm's (the rasters agree). Kernels are cached
+on disk (``cache=True``), and so are the checked kernels and the runner's chunk
+function, each with its kernels compiled in (:func:`cached_with_globals`): a second
+process compiles nothing. A composed ``step`` (:func:`decay_then`), a closure, is
+compiled only into those. The cache is in ``numba/``
+of synbench's cache directory (``$SYNBENCH_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/synbench``, else ``~/.cache/synbench``; ``$NUMBA_CACHE_DIR`` when
 set), never in the installed package (:class:`PackageCacheLocator`); the user's own
 ``cache=True`` functions cache where Numba puts them.
@@ -63,7 +65,10 @@ set), never in the installed package (:class:`PackageCacheLocator`); the user's 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
+from types import FunctionType
 
 import numba
 import numpy as np
@@ -121,6 +126,35 @@ if not any(c.__name__ == PackageCacheLocator.__name__ for c in _LOCATORS._locato
 jit = numba.njit(cache=True)
 
 
+def with_globals(template, **names):
+    """A copy of the function ``template`` that reads ``names`` as its globals."""
+    return FunctionType(template.__code__, dict(template.__globals__, **names),
+                        template.__name__, template.__defaults__)
+
+
+def cached_with_globals(template, label: str, **names):
+    """``with_globals(template, **names)`` compiled and cached on disk across processes.
+
+    Numba cannot cache a function that gets compiled functions as arguments (it would
+    hold their addresses, new in every process): bound as globals, they are compiled
+    in. Numba keys its cache on a function's name and file, not on its globals, so the
+    name carries ``label`` (what was bound) and a hash of this backend's modules (an
+    edited kernel compiles anew).
+    """
+    fn = with_globals(template, **names)
+    fn.__qualname__ = f"{template.__name__}[{label},{backend_digest()}]"
+    return numba.njit(cache=True)(fn)
+
+
+@functools.cache
+def backend_digest() -> str:
+    """A hash of every module of this backend (the code compiled into cached functions)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def asarray(x):
     return np.asarray(x)
 
@@ -145,7 +179,7 @@ def register(name, *, prepare, deliver, conductance, step=None, **extras):
     step = step or decay_then(deliver)
     return registry.register(
         name, "numba", prepare=prepare, init_state=zeros(kind),
-        **checked_kernels(kind, deliver, step, conductance), **extras)
+        **checked_kernels(name, kind, deliver, step, conductance), **extras)
 
 
 def decay_then(deliver):
@@ -173,32 +207,48 @@ def decayed(state, decay):
 # --- the kernels' arguments checked, in compiled code ---
 
 
-def checked_kernels(kind: str, deliver, step, conductance) -> dict:
-    """Compiled ``deliver``, ``step`` and ``conductance`` that check their arguments first.
+def checked_kernels(name: str, kind: str, deliver, step, conductance) -> dict:
+    """Compiled ``deliver``, ``step`` and ``conductance`` of strategy ``name`` that check
+    their arguments first.
 
     The rules are ``registry.checked_kernels``' (a kernel must never read or write past
     an array's end), checked where they cost nothing: the types (ndim, dtype) when Numba
     compiles a call, so that no kernel is compiled for types it cannot take, and the
     lengths, a few integer comparisons, when it runs. Both raise a SynbenchError. They
-    stay dispatchers, so they run inside the user's ``@njit`` loop and in the runner. Not
-    cached (closures, as :func:`decay_then`); the kernels they call are.
+    stay dispatchers, so they run inside the user's ``@njit`` loop and in the runner, and
+    they are cached on disk with the kernels compiled in (:func:`cached_with_globals`).
     """
-    @numba.njit
-    def checked_deliver(data, state, events):
-        return _checked_deliver(deliver, kind, data, state, events)
+    _UNCHECKED.update({(name, "deliver"): deliver, (name, "step"): step,
+                       (name, "conductance"): conductance})
 
-    @numba.njit
-    def checked_step(data, state, spikes, decay):
-        return _checked_step(step, kind, data, state, spikes, decay)
+    def checked(template):
+        return cached_with_globals(template, name, strategy=name, state_kind=kind)
 
-    @numba.njit
-    def checked_conductance(data, state, out=None):
-        return _checked_conductance(conductance, kind, data, state, out)
+    # The runner calls the kernels unchecked (``registry.checked_kernels``): the checks
+    # would add their compilation to every run.
+    return {"deliver": checked(_checked_deliver), "step": checked(_checked_step),
+            "conductance": checked(_checked_conductance), "unchecked": (step, conductance)}
 
-    # The runner calls the kernels unchecked (``registry.checked_kernels``): here the
-    # checks would add their compilation (about a second) to every run.
-    return {"deliver": checked_deliver, "step": checked_step, "conductance": checked_conductance,
-            "unchecked": (step, conductance)}
+
+#: Each strategy's unchecked kernels, by (strategy, "deliver" | "step" | "conductance"):
+#: the checks below call them by name, so that no compiled function is passed as a
+#: value (which would keep Numba from caching the checked kernels).
+_UNCHECKED = {}
+
+# What the templates of the checked kernels call: bound per strategy by checked_kernels.
+strategy = state_kind = None
+
+
+def _checked_deliver(data, state, events):
+    return _deliver_checked(strategy, state_kind, data, state, events)
+
+
+def _checked_step(data, state, spikes, decay):
+    return _step_checked(strategy, state_kind, data, state, spikes, decay)
+
+
+def _checked_conductance(data, state, out=None):
+    return _conductance_checked(strategy, state_kind, data, state, out)
 
 
 def _state_shape_check(kind: str, shape_of):
@@ -260,16 +310,16 @@ def _events_problem(data, state, events, name="events") -> str | None:
                           f": pass bool spikes or {dtype} amplitudes (the data's dtype)")
 
 
-def _checked_deliver(deliver, kind, data, state, events):
-    """``deliver(data, state, events)`` once its arguments are checked (compiled only)."""
+def _deliver_checked(name, kind, data, state, events):
+    """Strategy ``name``'s ``deliver(data, state, events)``, checked (compiled only)."""
 
 
-def _checked_step(step, kind, data, state, spikes, decay):
-    """``step(data, state, spikes, decay)`` once its arguments are checked (compiled only)."""
+def _step_checked(name, kind, data, state, spikes, decay):
+    """Strategy ``name``'s ``step(data, state, spikes, decay)``, checked (compiled only)."""
 
 
-def _checked_conductance(conductance, kind, data, state, out):
-    """``conductance(data, state[, out])`` once its arguments are checked (compiled only)."""
+def _conductance_checked(name, kind, data, state, out):
+    """Strategy ``name``'s ``conductance(data, state[, out])``, checked (compiled only)."""
 
 
 # Each of these typing functions returns, for argument types a kernel cannot take, an
@@ -277,16 +327,19 @@ def _checked_conductance(conductance, kind, data, state, out):
 # compares the lengths, raising ``registry.ShapeError`` with them, then calls the kernel.
 
 
-@overload(_checked_deliver, prefer_literal=True)
-def _checked_deliver_typed(deliver, kind, data, state, events):
+@overload(_deliver_checked, prefer_literal=True)
+def _deliver_checked_typed(name, kind, data, state, events):
+    if not isinstance(name, types.StringLiteral):  # Numba's second try, without literals
+        return None
+    deliver = _UNCHECKED[name.literal_value, "deliver"]
     kind_name = kind.literal_value
     check_state = _STATE_SHAPE_CHECKS[kind_name]
     problem = _state_problem(kind_name, data, state) or _events_problem(data, state, events)
 
-    def refuse(deliver, kind, data, state, events):
+    def refuse(name, kind, data, state, events):
         raise SynbenchError(problem)
 
-    def impl(deliver, kind, data, state, events):
+    def impl(name, kind, data, state, events):
         check_state(data, state)
         if events.size != data.n_pre:
             raise ShapeError("events", (data.n_pre,), events.shape, "pre")
@@ -295,8 +348,11 @@ def _checked_deliver_typed(deliver, kind, data, state, events):
     return refuse if problem else impl
 
 
-@overload(_checked_step, prefer_literal=True)
-def _checked_step_typed(step, kind, data, state, spikes, decay):
+@overload(_step_checked, prefer_literal=True)
+def _step_checked_typed(name, kind, data, state, spikes, decay):
+    if not isinstance(name, types.StringLiteral):  # Numba's second try, without literals
+        return None
+    step = _UNCHECKED[name.literal_value, "step"]
     kind_name = kind.literal_value
     check_state = _STATE_SHAPE_CHECKS[kind_name]
     problem = (_state_problem(kind_name, data, state)
@@ -304,10 +360,10 @@ def _checked_step_typed(step, kind, data, state, spikes, decay):
                or (None if isinstance(decay, (types.Integer, types.Float))
                    else f"decay must be a real scalar such as 0.98, not {decay}"))
 
-    def refuse(step, kind, data, state, spikes, decay):
+    def refuse(name, kind, data, state, spikes, decay):
         raise SynbenchError(problem)
 
-    def impl(step, kind, data, state, spikes, decay):
+    def impl(name, kind, data, state, spikes, decay):
         check_state(data, state)
         if spikes.size != data.n_pre:
             raise ShapeError("spikes", (data.n_pre,), spikes.shape, "pre")
@@ -318,8 +374,11 @@ def _checked_step_typed(step, kind, data, state, spikes, decay):
     return refuse if problem else impl
 
 
-@overload(_checked_conductance, prefer_literal=True)
-def _checked_conductance_typed(conductance, kind, data, state, out):
+@overload(_conductance_checked, prefer_literal=True)
+def _conductance_checked_typed(name, kind, data, state, out):
+    if not isinstance(name, types.StringLiteral):  # Numba's second try, without literals
+        return None
+    conductance = _UNCHECKED[name.literal_value, "conductance"]
     kind_name = kind.literal_value
     check_state = _STATE_SHAPE_CHECKS[kind_name]
     # A post-state conductance is the state itself: ``out`` is not written (the runner
@@ -327,14 +386,14 @@ def _checked_conductance_typed(conductance, kind, data, state, out):
     check_out = kind_name != "post" and not isinstance(out, (types.NoneType, types.Omitted))
     problem = _state_problem(kind_name, data, state) or (check_out and _out_problem(data, out))
 
-    def refuse(conductance, kind, data, state, out):
+    def refuse(name, kind, data, state, out):
         raise SynbenchError(problem)
 
-    def impl(conductance, kind, data, state, out):
+    def impl(name, kind, data, state, out):
         check_state(data, state)
         return conductance(data, state, out)
 
-    def impl_out(conductance, kind, data, state, out):
+    def impl_out(name, kind, data, state, out):
         check_state(data, state)
         if out.size != data.n_post:
             raise ShapeError("out", (data.n_post,), out.shape, "post")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import types
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -22,7 +20,7 @@ from numba import literal_unroll
 from ...core.errors import SynbenchError
 from ...core.integrators import decay_factor
 from ...core.neurons import NEVER_SPIKED, neuron_model
-from . import jit
+from . import cached_with_globals, jit, with_globals
 
 # What the templates below (``_propagate``, the updates, ``_run_chunk``) call: each run
 # compiles copies of them with these names bound (:func:`chunk_function`). A compiled
@@ -160,34 +158,16 @@ def _run_chunk(first, n_steps, params, neurons, i_syn, spikes, projections, curr
 def chunk_function(neuron_update, integrator, name="neurons", kernels=None):
     """``_run_chunk`` compiled for ``neuron_update`` (``lif_update``, ``hh_update``)
     with the generated ``integrator`` and the unchecked ``kernels`` (step, conductance)
-    of entry ``name`` (none: neurons alone), cached on disk across processes.
-
-    Numba keys its cache on a function's name and source file, not on the globals it
-    read, so the name carries what was bound and a hash of all the code compiled into
-    it: the integrator's generated source and this backend's files (so an edited kernel
-    is compiled anew).
+    of entry ``name`` (none: neurons alone), cached on disk across processes
+    (:func:`cached_with_globals`; the integrator's source is hashed into the name).
     """
     step, conductance = kernels or (None, None)
-    update = numba.njit(_bound(neuron_update, integrate=numba.njit(integrator)))
-    propagate = numba.njit(_bound(_propagate, step=step, conductance=conductance))
-    digest = hashlib.sha256(_backend_source() + integrator.source.encode()).hexdigest()
-    chunk = _bound(_run_chunk, update=update, propagate=propagate,
-                   with_synapses=kernels is not None)
-    chunk.__qualname__ = f"_run_chunk[{name},{neuron_update.__name__},{digest[:16]}]"
-    return numba.njit(cache=True)(chunk)
-
-
-def _bound(template, **names):
-    """A copy of the function ``template`` that reads ``names`` as globals."""
-    return types.FunctionType(template.__code__, dict(template.__globals__, **names),
-                              template.__name__)
-
-
-@functools.cache
-def _backend_source() -> bytes:
-    """The bytes of every module of this backend, in a fixed order."""
-    folder = Path(__file__).parent
-    return b"".join(path.read_bytes() for path in sorted(folder.glob("*.py")))
+    update = numba.njit(with_globals(neuron_update, integrate=numba.njit(integrator)))
+    propagate = numba.njit(with_globals(_propagate, step=step, conductance=conductance))
+    source = hashlib.sha256(integrator.source.encode()).hexdigest()[:16]
+    return cached_with_globals(_run_chunk, f"{name},{neuron_update.__name__},{source}",
+                               update=update, propagate=propagate,
+                               with_synapses=kernels is not None)
 
 
 _UPDATES = {"lif": lif_update, "hh": hh_update}
