@@ -33,6 +33,13 @@ RTOL = {"float32": 1e-5, "float64": 1e-12}
 HEAVY = os.environ.get("SYNBENCH_ASV_HEAVY", "") == "1"
 HEAVY_ABOVE = 4000
 
+# asv's forkserver (asv.conf.json's launch_method) imports this suite once and forks a
+# process for each benchmark and parameter set: the backends imported here, once, spare
+# each fork their import (seconds for Numba and JAX). JAX is imported, not started.
+for _backend, _missing in registry.available().items():
+    if _missing is None:
+        registry.BACKENDS[_backend].load()
+
 # "strategy-backend" ids for every pair that could exist; setup skips what cannot run.
 ENTRY_IDS = [f"{s}-{b}" for b in registry.BACKENDS for s in strategies.names()]
 
