@@ -114,3 +114,18 @@ def test_failed_run_leaves_no_output_file(tmp_path):
     proc = _synbench("run", "--duration", "10.05", "--json", str(out))
     assert proc.returncode == 2 and not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_cli_run_keeps_jax_compilations_in_the_synbench_cache(cache_dir, monkeypatch):
+    pytest.importorskip("jax", reason="jax is not installed (pip install 'synbench[jax]')")
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    args = ("run", "--backend", "jax", "--n", "200", "--duration", "5", "--no-progress")
+    first, second = _synbench(*args), _synbench(*args)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    saved = [p for p in (cache_dir / "jax").rglob("*") if p.is_file()]
+    assert saved, "JAX's persistent cache stayed empty"
+    def rates(out):
+        return [line for line in out.splitlines() if "Hz" in line]
+
+    assert rates(first.stdout) == rates(second.stdout) != []  # the loaded programs agree
