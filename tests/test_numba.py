@@ -192,3 +192,65 @@ def test_a_second_process_loads_the_compiled_runner_and_kernels_from_disk(tmp_pa
     compiled, loaded = [0, 1], [1, 0]  # (cache hits, cache misses) of one signature
     assert runs[0] == [[compiled] * 4 + [True]] * 3 + [[compiled, True]]
     assert runs[1] == [[loaded] * 4 + [True]] * 3 + [[loaded, True]]
+
+
+_USER_STRATEGY = '''
+import numba
+from synbench.core import strategies
+from synbench.impls import numba as numba_backend
+from synbench.impls.numba.pre_slice import prepare
+
+SCALE = {scale}
+
+
+@numba.njit(cache=True)
+def deliver(data, g, events):
+    for i in range(data.n_pre):
+        for k in range(data.pre_slice[i, 0], data.pre_slice[i, 1]):
+            g[data.post_ids[k]] += SCALE * events[i] * data.weight[0]
+    return g
+
+
+strategies.declare("users_own", state="post", event_driven=False,
+                   needs=("pre_slice", "post_ids"))
+entry = numba_backend.register("users_own", prepare=prepare, deliver=deliver,
+                               conductance=numba_backend.post_is_state)
+'''
+
+_RUN_USER_STRATEGY = """
+import json, numpy as np, synbench, users_own
+from synbench.impls.numba.runner import Simulation
+entry = users_own.entry
+conn = synbench.FixedProb(0.2, seed=1).build(30, 20)
+data = entry.prepare(conn, 0.5, "float64")
+g = entry.step(data, entry.init_state(data), np.ones(30, bool), 1.0)
+spec = synbench.coba(200)
+sim = Simulation(spec, entry, spec.connectivity(), 0.1, "float64", 50)
+sim.compile()
+print(json.dumps([float(g.sum()), int(sim.advance(50)[1].size)]))
+"""
+
+
+@pytest.mark.slow
+def test_an_edited_user_kernel_is_compiled_anew_not_loaded_stale(tmp_path):
+    """A user's own strategy, edited between two processes that share the cache: the
+    second runs the edited kernel (Numba alone keys a caller's cache on its own file)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    module = tmp_path / "users_own.py"
+    runs = []
+    for scale in (1.0, 2.0, 2.0):
+        module.write_text(_USER_STRATEGY.format(scale=scale))
+        out = subprocess.run([sys.executable, "-c", _RUN_USER_STRATEGY], env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        runs.append(json.loads(out.stdout))
+    (g_once, spikes_once), (g_twice, spikes_twice), again = runs
+    assert g_once > 0 and g_twice == 2 * g_once  # the edit took effect in the checked step
+    assert spikes_twice != spikes_once  # and in the runner (stronger synapses)
+    assert again == [g_twice, spikes_twice]  # loaded from the cache: the same numbers

@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import linecache
 from pathlib import Path
 from types import FunctionType
 
@@ -132,27 +133,46 @@ def with_globals(template, **names):
                         template.__name__, template.__defaults__)
 
 
-def cached_with_globals(template, label: str, **names):
+def cached_with_globals(template, label: str, depends_on=(), **names):
     """``with_globals(template, **names)`` compiled and cached on disk across processes.
 
     Numba cannot cache a function that gets compiled functions as arguments (it would
     hold their addresses, new in every process): bound as globals, they are compiled
-    in. Numba keys its cache on a function's name and file, not on its globals, so the
-    name carries ``label`` (what was bound) and a hash of this backend's modules (an
-    edited kernel compiles anew).
+    in. Numba keys its cache on a function's name and file, not on what it calls, so
+    the name carries ``label`` (what was bound) and a hash of the source of every
+    compiled function it reaches through ``names`` and ``depends_on``, in synbench or
+    in the user's own files: an edited kernel compiles anew, never loads stale code.
     """
     fn = with_globals(template, **names)
-    fn.__qualname__ = f"{template.__name__}[{label},{backend_digest()}]"
+    digest = hashlib.sha256()
+    for source in _sources([fn, *depends_on]):
+        digest.update(source)
+    fn.__qualname__ = f"{template.__name__}[{label},{digest.hexdigest()[:16]}]"
     return numba.njit(cache=True)(fn)
 
 
+def _sources(functions) -> list[bytes]:
+    """The source files (generated code: its text) of ``functions`` and of every compiled
+    function they reach through their globals and closures, each once, in a fixed order."""
+    files, todo, seen = set(), list(functions), set()
+    while todo:
+        fn = todo.pop()
+        fn = getattr(fn, "py_func", fn)
+        if id(fn) in seen or not isinstance(fn, FunctionType):
+            continue
+        seen.add(id(fn))
+        files.add(fn.__code__.co_filename)
+        reached = [fn.__globals__.get(name) for name in fn.__code__.co_names]
+        reached += [cell.cell_contents for cell in fn.__closure__ or ()]
+        todo += [f for f in reached if isinstance(f, (numba.core.dispatcher.Dispatcher,
+                                                      FunctionType))]
+    return [_source(name) for name in sorted(files)]
+
+
 @functools.cache
-def backend_digest() -> str:
-    """A hash of every module of this backend (the code compiled into cached functions)."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def _source(filename: str) -> bytes:
+    path = Path(filename)
+    return path.read_bytes() if path.is_file() else "".join(linecache.getlines(filename)).encode()
 
 
 def asarray(x):
@@ -222,10 +242,10 @@ def checked_kernels(name: str, kind: str, deliver, step, conductance) -> dict:
                        (name, "conductance"): conductance})
 
     def checked(template):
-        return cached_with_globals(template, name, strategy=name, state_kind=kind)
+        return cached_with_globals(template, name, depends_on=(deliver, step, conductance),
+                                   strategy=name, state_kind=kind)
 
-    # The runner calls the kernels unchecked (``registry.checked_kernels``): the checks
-    # would add their compilation to every run.
+    # The runner builds its own data and states, so it calls the kernels unchecked.
     return {"deliver": checked(_checked_deliver), "step": checked(_checked_step),
             "conductance": checked(_checked_conductance), "unchecked": (step, conductance)}
 

@@ -11,7 +11,6 @@ compiles nothing (:func:`chunk_function`).
 from __future__ import annotations
 
 import functools
-import hashlib
 
 import numba
 import numpy as np
@@ -159,13 +158,12 @@ def chunk_function(neuron_update, integrator, name="neurons", kernels=None):
     """``_run_chunk`` compiled for ``neuron_update`` (``lif_update``, ``hh_update``)
     with the generated ``integrator`` and the unchecked ``kernels`` (step, conductance)
     of entry ``name`` (none: neurons alone), cached on disk across processes
-    (:func:`cached_with_globals`; the integrator's source is hashed into the name).
+    (:func:`cached_with_globals`).
     """
     step, conductance = kernels or (None, None)
     update = numba.njit(with_globals(neuron_update, integrate=numba.njit(integrator)))
     propagate = numba.njit(with_globals(_propagate, step=step, conductance=conductance))
-    source = hashlib.sha256(integrator.source.encode()).hexdigest()[:16]
-    return cached_with_globals(_run_chunk, f"{name},{neuron_update.__name__},{source}",
+    return cached_with_globals(_run_chunk, f"{name},{neuron_update.__name__}",
                                update=update, propagate=propagate,
                                with_synapses=kernels is not None)
 
