@@ -1,4 +1,5 @@
-"""Whole networks: COBA and COBAHH, 100 ms, every (strategy, backend) x n.
+"""Whole networks: COBA and COBAHH, 100 ms, every (strategy, backend) x n; COBA with
+every synapse model and CUBA at n = 4000, every exact (strategy, backend).
 
 Networks at n = 64000 and those of the matrix strategies are the heavy group, skipped
 unless ``SYNBENCH_ASV_HEAVY=1`` (``common.skip_unless_heavy_wanted``).
@@ -12,6 +13,7 @@ import tempfile
 import time
 
 from synbench.core.errors import SynbenchError
+from synbench.core.synapses import MODELS
 from synbench.run import n_steps_for
 
 from .common import (
@@ -22,6 +24,7 @@ from .common import (
     entry_or_skip,
     network_connectivity,
     network_spec,
+    skip_if_inexact,
     skip_if_too_big,
     skip_unless_heavy_wanted,
 )
@@ -36,6 +39,7 @@ class _Network:
     param_names = ("entry", "n")
     timeout = 900
     network = "coba"
+    synapse = "exponential"
     # One run is long enough to time once per sample, and a few samples suffice.
     number = 1
     repeat = (1, 3, 60.0)
@@ -45,7 +49,8 @@ class _Network:
     def setup(self, entry_id, n):
         self.entry = entry_or_skip(entry_id)
         skip_unless_heavy_wanted(self.entry, n)
-        self.spec = network_spec(self.network, n)
+        self.spec = network_spec(self.network, n, self.synapse)
+        skip_if_inexact(self.entry, self.spec)
         self.conns = network_connectivity(self.network, n)
         skip_if_too_big(self.entry, self.conns)
         try:
@@ -112,3 +117,27 @@ class Cobahh(_NetworkRun):
 
 class CobahhCompile(_NetworkCompile):
     network = "cobahh"
+
+
+class CobaSynapses(_NetworkRun):
+    """COBA at n = 4000 with each synapse model (``coba(synapse=...)``)."""
+
+    params = (ENTRY_IDS, list(MODELS))
+    param_names = ("entry", "synapse")
+
+    def setup(self, entry_id, synapse):
+        self.synapse = synapse
+        super().setup(entry_id, 4000)
+
+    def time_run(self, entry_id, synapse):
+        super().time_run(entry_id, 4000)
+
+    def track_rate_hz(self, entry_id, synapse):
+        return super().track_rate_hz(entry_id, 4000)
+
+    track_rate_hz.unit = "Hz"
+
+
+class Cuba(_NetworkRun):
+    network = "cuba"
+    params = (ENTRY_IDS, [4000])

@@ -113,20 +113,31 @@ def spike_pool(backend, n_pre, rate_hz):
 
 
 @cache
-def network_spec(name, n):
-    """COBA or COBAHH with n neurons (p = 0.02 at 4000, else 80 / n), network seed 0."""
-    return synbench.network(name, n)
+def network_spec(name, n, synapse="exponential"):
+    """COBA, CUBA or COBAHH with n neurons (p = 0.02 at 4000, else 80 / n), network seed 0;
+    COBA with ``synapse``'s model on its projections."""
+    kwargs = {} if synapse == "exponential" else {"synapse": synapse}
+    return synbench.network(name, n, **kwargs)
 
 
 @cache
 def network_connectivity(name, n):
-    """Every projection of ``network_spec(name, n)``, built once per process."""
+    """Every projection of ``network_spec(name, n)``, built once per process (the synapse
+    model does not change the connectivity)."""
     return network_spec(name, n).connectivity()
+
+
+def skip_if_inexact(entry, spec):
+    """NotImplementedError (asv's skip) for a strategy that cannot hold the spec's
+    synapse models exactly (``synbench.run`` refuses it too)."""
+    why = registry.inexact_reason(entry.name, spec.synapse_models())
+    if why is not None:
+        raise NotImplementedError(why)
 
 
 def skip_unless_heavy_wanted(entry, n):
     """NotImplementedError (asv's skip) for a network in the heavy group, unless opted in."""
-    if not HEAVY and (n > HEAVY_ABOVE or entry.state == "matrix"):
+    if not HEAVY and (n > HEAVY_ABOVE or entry.dense):
         raise NotImplementedError(
             f"{entry.id} at n = {n} is in the heavy group: SYNBENCH_ASV_HEAVY=1 runs it")
 

@@ -55,8 +55,8 @@ def build(n, duration_ms, workdir, method="exponential_euler"):
     eqs = f"""
     dv/dt = ({p.el}*mV - v + {p.i_bg}*mV + ge*({exc.e_rev}*mV - v) + gi*({inh.e_rev}*mV - v))
         / ({p.tau}*ms) : volt (unless refractory)
-    dge/dt = -ge / ({exc.tau}*ms) : 1
-    dgi/dt = -gi / ({inh.tau}*ms) : 1
+    dge/dt = -ge / ({exc.synapse.tau}*ms) : 1
+    dgi/dt = -gi / ({inh.synapse.tau}*ms) : 1
     """
     neurons = NeuronGroup(spec.n, eqs, threshold=f"v > {p.v_th}*mV",
                           reset=f"v = {p.v_reset}*mV", refractory=p.t_ref * ms,

@@ -26,15 +26,25 @@ from .core.connect import (
 )
 from .core.errors import SynbenchError, SynbenchWarning
 from .core.integrators import odeint
-from .core.networks import NetworkSpec, coba, cobahh, network
+from .core.networks import (
+    NetworkSpec,
+    PoissonSource,
+    SpikeTimes,
+    coba,
+    cobahh,
+    cuba,
+    driven,
+    network,
+)
 from .core.registry import KERNEL_API_VERSION
 from .fastest import clear_fastest_cache, fastest
-from .run import RunResult, run
+from .run import Monitor, RunResult, run
 
 __all__ = [
     "KERNEL_API_VERSION", "All2All", "Connectivity", "FixedPostNum", "FixedPreNum", "FixedProb",
     "GaussianProb", "GridEight", "GridFour", "GridN", "IJConn", "MatConn", "NetworkSpec",
-    "One2One", "RunResult", "SynbenchError", "SynbenchWarning", "coba", "cobahh", "compare",
+    "Monitor", "One2One", "PoissonSource", "RunResult", "SpikeTimes", "SynbenchError",
+    "SynbenchWarning", "coba", "cobahh", "compare", "cuba", "driven",
     "connect", "network", "odeint", "registry", "run", "fastest", "clear_fastest_cache",
     "strategies", "synapses",
     "__version__",

@@ -15,6 +15,7 @@ import warnings
 from .core import registry
 from .core.errors import SynbenchError, SynbenchWarning
 from .core.networks import NETWORKS, network
+from .core.synapses import MODELS, exactness, model_name
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,18 +47,29 @@ def _add_network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dt", type=float, default=0.1, help="ms (default 0.1)")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.add_argument("--method", default="exp_euler", choices=["exp_euler", "euler", "rk2", "rk4"])
+    p.add_argument("--synapse", default="exponential", choices=list(MODELS),
+                   help="synapse model of COBA's projections (default exponential)")
+    p.add_argument("--allow-inexact", action="store_true",
+                   help="run strategies that cannot hold the synapse model exactly too "
+                        "(NMDA summed per post neuron), labelled inexact: for teaching")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def _spec(args):
-    return network(args.network, args.n, args.seed, p=args.p, method=args.method)
+    synapse = {} if args.synapse == "exponential" else {"synapse": args.synapse}
+    if synapse and args.network != "coba":
+        raise SynbenchError(f"--synapse chooses COBA's synapse model; {args.network} has its "
+                            "own (leave --synapse out, or use --network coba)")
+    return network(args.network, args.n, args.seed, p=args.p, method=args.method, **synapse)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="synbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sub.add_parser("list", help="every (strategy, backend) and whether it runs here")
+    p = sub.add_parser("list", help="every (strategy, backend) and whether it runs here")
+    p.add_argument("--synapse", default=None, choices=list(MODELS),
+                   help="only the strategies that hold this synapse model exactly")
 
     p = sub.add_parser("run", help="run one strategy on one backend")
     _add_network_args(p)
@@ -101,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.add_argument("--budget", type=float, default=10.0,
                    help="seconds for the whole tuning, compilation included (default 10)")
+    p.add_argument("--synapse", default=None, choices=list(MODELS),
+                   help="only the strategies that hold this synapse model exactly")
     p.add_argument("--no-cache", action="store_true",
                    help="neither read nor write the cache of earlier results")
     return parser
@@ -108,15 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_list(args) -> None:
     reasons = registry.available()
-    print(f"{'strategy':<12} {'backend':<8} {'state':<8} {'event':<6} needs / status")
+    every = [MODELS[name]() for name in MODELS]
+    print(f"{'strategy':<16} {'backend':<8} {'state':<8} {'event':<6} {'exact for':<16} "
+          "needs / status")
     for entry in registry.entries(available_only=False):
+        inexact = [model_name(m) for m in every if exactness(entry.state, m) is not None]
+        if args.synapse in inexact:
+            continue
         status = (", ".join(entry.needs) if entry.is_available
                   else f"unavailable: {entry.unavailable or reasons[entry.backend]}")
-        print(f"{entry.name:<12} {entry.backend:<8} {entry.state:<8} "
-              f"{'yes' if entry.event_driven else 'no':<6} {status}")
+        exact_for = "all but " + ", ".join(inexact) if inexact else "every model"
+        print(f"{entry.name:<16} {entry.backend:<8} {entry.state:<8} "
+              f"{'yes' if entry.event_driven else 'no':<6} {exact_for:<16} {status}")
     for backend, reason in reasons.items():
         if reason is not None:
-            print(f"{'*':<12} {backend:<8} unavailable: {reason}")
+            print(f"{'*':<16} {backend:<8} unavailable: {reason}")
+    if args.synapse is not None:
+        print(f"(only the strategies exact for {args.synapse} synapses; `synbench list` "
+              "shows all)")
 
 
 def cmd_run(args) -> None:
@@ -126,7 +149,8 @@ def cmd_run(args) -> None:
     check_outputs(plot=args.plot, json=args.json)
     spec = _spec(args)
     result = run(spec, args.strategy, args.backend, duration=args.duration, dt=args.dt,
-                 dtype=args.dtype, progress=not args.no_progress)
+                 dtype=args.dtype, progress=not args.no_progress,
+                 allow_inexact=args.allow_inexact)
     rates = ", ".join(f"{k} {v:.2f} Hz" for k, v in result.rates.items())
     print(f"{spec.describe()}: {result.label}, {args.dtype}, {result.duration_ms:g} ms")
     print(f"rates: {rates}; {result.spike_ids.size} spikes, {result.events} synaptic events")
@@ -152,7 +176,7 @@ def cmd_compare(args) -> None:
     comparison = compare(spec, args.strategies, args.backends, duration=args.duration,
                          dt=args.dt, dtype=args.dtype, progress=not args.no_progress,
                          log=lambda msg: print(msg, file=sys.stderr), reference=args.reference,
-                         all_matrix=args.all_matrix)
+                         all_matrix=args.all_matrix, allow_inexact=args.allow_inexact)
     print(comparison.header())
     print(comparison.table())
     if args.json:
@@ -186,7 +210,7 @@ def cmd_autotune(args) -> None:
         n_post = args.n_pre if args.n_post is None else args.n_post
         conn = FixedProb(args.p, seed=0).build(args.n_pre, n_post)
     result = fastest(conn, backend=args.backend, rate_hz=args.rate, dtype=args.dtype,
-                     budget_s=args.budget, cache=not args.no_cache,
+                     budget_s=args.budget, cache=not args.no_cache, synapse=args.synapse,
                      log=lambda line: print(line, file=sys.stderr))
     print(result)
 

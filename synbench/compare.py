@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from .core import registry
 from .core.errors import SynbenchError
 from .core.networks import NetworkSpec
+from .core.synapses import exactness
 from .outputs import save_figure, write_text
 from .run import RunResult, check_dtype, check_spec, figure_and_axes, n_steps_for, run
 
 # When dense does not fit at this n, the raster is checked against the first of these
-# that runs here (and the table says so).
-FALLBACK_REFERENCES = (("pre_slice", "numba"), ("pre_slice", "numpy"))
+# that runs here and holds the network's synapse models exactly (the table says which).
+FALLBACK_REFERENCES = (("pre_slice", "numba"), ("pre_ids", "numba"), ("pre_slice", "numpy"),
+                       ("pre_ids", "numpy"))
 
 
 @dataclass
@@ -39,7 +41,8 @@ class Row:
 
     @property
     def label(self) -> str:
-        return f"{self.strategy or 'neurons alone'}-{self.backend}"
+        inexact = " INEXACT" if self.result is not None and self.result.inexact else ""
+        return f"{self.strategy or 'neurons alone'}-{self.backend}{inexact}"
 
     @property
     def agrees(self) -> str:
@@ -47,9 +50,10 @@ class Row:
             return ""
         if not self.checked:
             return "unchecked (no reference)"
+        inexact = " (inexact on purpose)" if self.result.inexact else ""
         if self.first_difference is None:
-            return "yes"
-        return f"no (step {self.first_difference})"
+            return "yes" + inexact
+        return f"no (step {self.first_difference})" + inexact
 
     def outcome(self, check: str = "") -> str:
         """One line: the run and compile time and ``check``, or why it was skipped."""
@@ -81,18 +85,19 @@ class Comparison:
 
     def table(self) -> str:
         head = ("strategy", "backend", "compile s", "run s", "speed-up", "x neurons",
-                "events/s", "rate E/I Hz", "agrees")
+                "MiB held", "events/s", "rate E/I Hz", "agrees")
         lines = []
         for row in self.rows:
             r = row.result
             if r is None:
                 lines.append((row.strategy or "neurons alone", row.backend, "", "", "", "", "",
-                              "", f"skipped: {row.skipped}"))
+                              "", "", f"skipped: {row.skipped}"))
                 continue
             rates = "/".join(f"{v:.1f}" for v in r.rates.values())
             lines.append((
                 row.strategy or "neurons alone", row.backend, f"{r.compile_s:.2f}",
                 f"{r.wall_s:.3f}", _fmt(row.speedup, "x"), _fmt(row.vs_neurons, "x"),
+                f"{r.held_bytes / 2**20:.3g}" if r.held_bytes else "",
                 f"{r.events / r.wall_s:.3g}" if r.events and r.wall_s else "",
                 rates, row.agrees,
             ))
@@ -165,6 +170,10 @@ def _same_raster(result: RunResult, other: RunResult, name: str) -> str:
     return f", same raster as {name}: " + ("yes" if first is None else f"no (step {first})")
 
 
+def _why_inexact(entry, models) -> str:
+    return next(why for m in models if (why := exactness(entry.state, m)) is not None)
+
+
 def check_reference_run(result: RunResult, spec: NetworkSpec, duration: float, dt: float):
     """A given reference run must be a float64 run of this network, duration and dt."""
     if result.strategy is None or result.dtype != "float64":
@@ -221,6 +230,7 @@ def compare(
     log=print,
     reference: tuple[str, str] = ("dense", "numpy"),
     all_matrix: bool = False,
+    allow_inexact: bool = False,
 ) -> Comparison:
     """Run every selected entry (plus neurons alone per backend) and cross-check.
 
@@ -229,13 +239,19 @@ def compare(
     reference of an earlier ``compare``, for example: ``result.rows`` hold its runs).
 
     Each answer is logged as soon as it is known, the fast entries first: neurons alone
-    on each backend, then the strategies, the matrix strategies (per-synapse matrix
-    state: minutes each at n = 4000) last. A reference that is itself a matrix strategy
-    (NumPy ``dense``, the default: the plainest) runs among them, at the end; until it
+    on each backend, then the strategies, the matrix strategies (those holding an
+    n_pre x n_post matrix, ``entry.dense``: minutes each at n = 4000) last. A reference
+    that is itself a matrix strategy (NumPy ``dense``, the default: the plainest) runs
+    among them, at the end; until it
     has, each raster is checked against the first float64 raster (the log says which),
     and the table checks every row against the reference. With no ``strategies`` or
     ``backends`` named, the matrix strategies run on the reference's backend only;
     ``all_matrix=True`` runs them on every backend.
+
+    Only the strategies that hold the network's synapse models exactly run (DESIGN
+    section 4: no NMDA summed per post neuron); the others are listed as skipped with
+    the reason, or refused when named in ``strategies``. ``allow_inexact=True`` runs
+    them too, labelled inexact in every row (for teaching).
     """
     check_spec(spec)
     n_steps_for(duration, dt)
@@ -250,9 +266,21 @@ def compare(
                             f"('dense', 'numpy') or an earlier float64 RunResult of this "
                             f"network, not {reference!r}")
     reference_entry = registry.get(*reference)  # an unknown name: one clear error first
+    models = spec.synapse_models()
+    why = registry.inexact_reason(reference[0], models)
+    if why is not None:
+        raise SynbenchError(f"the reference must be exact: {why}")
     runnable, skipped = select(strategies, backends)
+    inexact = [e for e in runnable if registry.inexact_reason(e.name, models)]
+    if inexact and not allow_inexact:
+        if strategies:
+            raise SynbenchError(f"{registry.inexact_reason(inexact[0].name, models)} "
+                                "(--allow-inexact runs it anyway, labelled inexact)")
+        runnable = [e for e in runnable if e not in inexact]
+        skipped += [Row(e.name, e.backend, skipped=f"inexact: {_why_inexact(e, models)} "
+                        "(--allow-inexact runs it, labelled)") for e in inexact]
     if strategies is None and backends is None and not all_matrix:
-        aside = [e for e in runnable if e.state == "matrix" and e.backend != reference[1]]
+        aside = [e for e in runnable if e.dense and e.backend != reference[1]]
         runnable = [e for e in runnable if e not in aside]
         skipped += [Row(e.name, e.backend, skipped="not run by default (--all-matrix "
                         "runs the matrix strategies on every backend)") for e in aside]
@@ -275,7 +303,7 @@ def compare(
             return None, float64_failures[key]
         try:
             result = run(spec, strategy, backend, duration=duration, dt=dt, dtype=dtype,
-                         progress=progress, conns=conns)
+                         progress=progress, conns=conns, allow_inexact=allow_inexact)
         except SynbenchError as err:  # a structure that does not fit here, for example
             if dtype == "float64":
                 float64_failures[key] = str(err)
@@ -289,7 +317,8 @@ def compare(
         wanted, why_not = "-".join(reference), None
         candidates = dict.fromkeys((reference,) + (() if given else FALLBACK_REFERENCES))
         for strategy, backend in candidates:
-            if registry.available()[backend] is not None:
+            if (registry.available()[backend] is not None
+                    or registry.inexact_reason(strategy, models) is not None):
                 continue
             if (strategy, backend) not in float64_runs | float64_failures:
                 log(f"reference run: {strategy}-{backend} (float64) ...")
@@ -301,7 +330,7 @@ def compare(
         return None, None
 
     ref_run = ref_label = witness = None
-    if reference_entry.state != "matrix" or given is not None:
+    if not reference_entry.dense or given is not None:
         ref_run, ref_label = find_reference()  # first: each row is checked as it finishes
     rows = []
 
@@ -319,7 +348,7 @@ def compare(
             elif witness is not None:
                 check = _same_raster(result, witness.result,
                                      f"{witness.label} (the reference runs last)")
-            elif dtype == "float64":
+            elif dtype == "float64" and not result.inexact:
                 witness = row
                 check = ", the raster the next rows are checked against until the reference runs"
         log(f"  {row.outcome(check)} ({time.perf_counter() - started:.0f} s so far)")
@@ -329,7 +358,7 @@ def compare(
         result, why = attempt(None, backend, dtype)
         done(Row(None, backend, result=result, skipped=why))
     # The matrix strategies last: they are the slow ones, and the others answer first.
-    for entry in sorted(runnable, key=lambda e: (e.state == "matrix",
+    for entry in sorted(runnable, key=lambda e: (e.dense,
                                                  (e.name, e.backend) != reference)):
         log(f"{entry.id} ...")
         result, why = attempt(entry.name, entry.backend, dtype)

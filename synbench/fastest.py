@@ -212,6 +212,7 @@ def fastest(
     n_pre: int | None = None,
     n_post: int | None = None,
     strategies=None,
+    synapse=None,
     cache: bool = True,
     log=None,
 ) -> FastestResult:
@@ -238,6 +239,12 @@ def fastest(
         Upper bound on the whole tuning, compilation included (default 10 s).
     strategies : iterable of str, optional
         Restrict the candidates (default: every strategy of the backend).
+    synapse : str or SynapseModel, optional
+        The synapse model the kernel will hold ('nmda', ``NMDA()``, ...): only the
+        strategies that hold it exactly are candidates (no NMDA summed per post neuron);
+        the others are skipped with the reason, and refused when named in
+        ``strategies``. The timing is of the delivery and the conductance, the part
+        that differs between strategies.
     cache : bool
         Read and write the on-disk cache (default True).
     log : callable, optional
@@ -266,13 +273,15 @@ def fastest(
     weight = registry.as_weight(1.0 if weight is None else weight, conn.n_syn, np.float64)
     used = dict(connectivity=conn, weight=weight, order=order)
     candidates, skipped = _candidates(backend, strategies)
+    candidates = _exact(candidates, skipped, synapse, strategies)
     wanted = tuple(e.name for e in candidates) + tuple(sorted(skipped))
     signature = connectivity_signature(conn, weight)
     criterion = (f"seconds per step at {rates[0]:g} Hz" if len(rates) == 1 else
                  f"mean seconds per step over {', '.join(f'{r:g}' for r in rates)} Hz")
     key = {
         "backend": backend, "dtype": dtype, "rates_hz": list(rates), "dt_ms": DT_MS,
-        "signature": signature, "strategies": list(wanted) if strategies else None,
+        "signature": signature,
+        "strategies": list(wanted) if strategies or synapse is not None else None,
         "libraries": _library_versions(backend, module),
     }
     reference = _Reference(conn, weight, dtype)
@@ -482,6 +491,27 @@ def _from_sparse(matrix, weight, n_pre, n_post):
 # --- candidates, the reference and the one-step check ---
 
 
+def _exact(candidates, skipped, synapse, strategies):
+    """The candidates that hold ``synapse`` exactly; the others into ``skipped``."""
+    if synapse is None:
+        return candidates
+    from .core.networks import synapse_choice
+    from .core.synapses import MODELS
+
+    name = synapse_choice(synapse)
+    model = synapse if not isinstance(synapse, str) else MODELS[name]()
+    exact = []
+    for entry in candidates:
+        why = registry.inexact_reason(entry.name, (model,))
+        if why is not None and strategies is not None:
+            raise SynbenchError(why)
+        if why is not None:
+            skipped[entry.name] = f"inexact for {model.name}"
+        else:
+            exact.append(entry)
+    return exact
+
+
 def _candidates(backend, strategies):
     if strategies is not None:
         strategies = [strategies] if isinstance(strategies, str) else list(strategies)
@@ -564,7 +594,7 @@ def _work_estimate(entry, conn, rates) -> float:
     """A rough count of memory touches per step: the order in which candidates are tried."""
     p = float(np.mean(rates)) * DT_MS / 1000.0
     events = p * conn.n_syn
-    if entry.state == "matrix":
+    if entry.dense:
         return conn.n_pre * conn.n_post * (1.0 if entry.event_driven else 2.0)
     if entry.state == "synapse":
         return conn.n_syn * (1.0 if entry.event_driven else 2.0) + conn.n_post

@@ -27,6 +27,24 @@ from .core.networks import NetworkSpec
 from .core.registry import check_dtype
 
 
+@dataclass(frozen=True)
+class Monitor:
+    """Record state variables of chosen neurons every ``every`` steps (``run(monitor=)``).
+
+    ``variables``: 'v' (and 'm', 'h', 'n' for HH), 'i_syn', 'g:<projection>' (its post
+    conductance) or '<variable>:<projection>' (a synapse model's other variable, 'h:E2E',
+    summed onto the post neurons as g is). ``neurons``: population indices (default
+    all; a projection's variables are recorded for those in its post group, and at
+    least one must be). Samples are the state after steps every - 1, 2 every - 1, ...:
+    at times every dt, 2 every dt, ... Recording means a round trip to the host every
+    ``every`` steps, so it slows a compiled run down: record what you will look at.
+    """
+
+    variables: tuple[str, ...] = ("v",)
+    neurons: object = None
+    every: int = 1
+
+
 @dataclass
 class RunResult:
     """What one run produced: the spike raster, rates, timings and event count."""
@@ -46,10 +64,20 @@ class RunResult:
     events: int
     groups: dict[str, tuple[int, int]] = field(repr=False, default_factory=dict)
     spec_identity: tuple = field(repr=False, default=(), compare=False)
+    #: Why this (strategy, synapse model) is not exact, for a run made inexact on purpose.
+    inexact: str | None = None
+    #: Estimated bytes the strategy holds for the network: structures, weights, states.
+    held_bytes: int = 0
+    #: What a Monitor recorded: variable -> (n_samples, n_neurons) array, the population
+    #: indices of its columns, and the time of each sample (ms).
+    traces: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    trace_neurons: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    trace_times: np.ndarray | None = field(repr=False, default=None)
 
     @property
     def label(self) -> str:
-        return f"{self.strategy or 'neurons alone'} ({self.backend})"
+        tag = " INEXACT" if self.inexact else ""
+        return f"{self.strategy or 'neurons alone'} ({self.backend}){tag}"
 
     @property
     def duration_ms(self) -> float:
@@ -83,6 +111,7 @@ class RunResult:
             "rates_hz": self.rates, "wall_s": self.wall_s, "compile_s": self.compile_s,
             "events": self.events,
             "events_per_s": self.events / self.wall_s if self.wall_s else None,
+            "inexact": self.inexact, "held_bytes": self.held_bytes,
         }
 
     def plot_raster(self, path: str | None = None, ax=None, max_points: int = 200_000):
@@ -112,6 +141,33 @@ class RunResult:
 
             save_figure(fig, path, dpi=120)
         return ax
+
+
+    def plot_traces(self, path: str | None = None, variables=None, max_neurons: int = 5):
+        """One panel per recorded variable against time (at most ``max_neurons`` lines
+        each); returns the Axes. Made without pyplot; ``path`` saves it atomically."""
+        from matplotlib.figure import Figure
+
+        variables = list(self.traces) if variables is None else list(variables)
+        if not variables:
+            raise SynbenchError("nothing was recorded: pass monitor=Monitor(...) to run")
+        fig = Figure(figsize=(9, 2.2 * len(variables) + 0.8))
+        axes = fig.subplots(len(variables), 1, sharex=True, squeeze=False)[:, 0]
+        for ax, name in zip(axes, variables, strict=True):
+            if name not in self.traces:
+                raise SynbenchError(f"{name!r} was not recorded; recorded: {list(self.traces)}")
+            for column, neuron in enumerate(self.trace_neurons[name][:max_neurons]):
+                ax.plot(self.trace_times, self.traces[name][:, column], lw=1,
+                        label=f"neuron {neuron}")
+            ax.set_ylabel(name)
+        axes[0].legend(loc="upper right", fontsize=7)
+        axes[0].set_title(f"{self.network.upper()} n={self.n}, {self.label}")
+        axes[-1].set_xlabel("time (ms)")
+        if path is not None:
+            from .outputs import save_figure
+
+            save_figure(fig, path, dpi=120)
+        return axes
 
 
 def figure_and_axes(ax, figsize):
@@ -158,6 +214,21 @@ def check_dt(spec: NetworkSpec, dt: float) -> None:
 def check_spec(spec) -> None:
     if not isinstance(spec, NetworkSpec):
         raise SynbenchError(f"spec must be a network such as synbench.coba(4000), not {spec!r}")
+    if spec.model != "lif" and any(p.synapse.voltage_jump for p in spec.projections):
+        raise SynbenchError(f"Delta synapses make V jump, which only the LIF neuron takes; "
+                            f"{spec.name} has {spec.model} neurons")
+
+
+def check_exact(spec: NetworkSpec, strategy: str | None, allow_inexact: bool) -> str | None:
+    """Refuse a strategy that cannot hold the spec's synapse models exactly, unless
+    ``allow_inexact`` (teaching): then the reason, which labels the result."""
+    if strategy is None:
+        return None
+    why = registry.inexact_reason(strategy, spec.synapse_models())
+    if why is not None and not allow_inexact:
+        raise SynbenchError(f"{why} (allow_inexact=True, or --allow-inexact, runs it anyway, "
+                            "labelled inexact)")
+    return why
 
 
 def check_conns(spec: NetworkSpec, conns: dict) -> dict:
@@ -187,12 +258,18 @@ def run(
     progress: bool = False,
     chunk_steps: int | None = None,
     conns: dict | None = None,
+    allow_inexact: bool = False,
+    monitor: Monitor | None = None,
 ) -> RunResult:
     """Simulate ``spec`` for ``duration`` ms with one strategy on one backend.
 
     ``strategy=None`` runs the neurons alone (no synapses): the baseline every
     strategy's cost is measured against. ``conns`` reuses connectivity already built
-    with ``spec.connectivity()`` (as ``synbench compare`` does).
+    with ``spec.connectivity()`` (as ``synbench compare`` does). A strategy whose state
+    cannot hold the spec's synapse models exactly (NMDA summed per post neuron) is
+    refused, unless ``allow_inexact``: then the result says why it is inexact.
+    ``monitor`` records state variables of chosen neurons (:class:`Monitor`) into
+    ``result.traces``.
 
     >>> from synbench import coba, run
     >>> result = run(coba(1000), "pre_slice", "numpy", duration=10.0)  # doctest: +SKIP
@@ -207,14 +284,18 @@ def run(
     registry.check_names(strategy, backend)
     module = registry.BACKENDS[backend].load()
     entry = registry.get(strategy, backend) if strategy is not None else None
+    inexact = check_exact(spec, strategy, allow_inexact)
     if chunk_steps is None:
         chunk_steps = min(n_steps, 1000)
     if isinstance(chunk_steps, bool) or not (isinstance(chunk_steps, int) and chunk_steps > 0):
         raise SynbenchError(f"chunk_steps must be a positive integer, not {chunk_steps!r}")
     check_dt(spec, dt)
+    if monitor is not None:
+        check_monitor(monitor, spec, entry, n_steps)
+        chunk_steps = monitor.every  # one snapshot after each chunk
     if entry is not None:
         conns = spec.connectivity() if conns is None else check_conns(spec, conns)
-        entry.check_fits(conns.values(), dtype)
+        entry.check_fits([(conns[p.name], p.synapse) for p in spec.projections], dtype)
     else:
         conns = {}
 
@@ -223,7 +304,7 @@ def run(
     sim.compile()
     compile_s = time.perf_counter() - start
 
-    steps, ids, wall_s = [], [], 0.0
+    steps, ids, wall_s, samples, estimated = [], [], 0.0, [], False
     with _progress_bar(progress, n_steps, f"{strategy or 'neurons'}-{backend}") as bar:
         done = 0
         while done < n_steps:
@@ -236,12 +317,17 @@ def run(
                     f"the network diverged between steps {done} and {done + size} "
                     f"({done * dt:g}-{(done + size) * dt:g} ms): its state holds NaN or inf, "
                     f"so no rates are reported; use a smaller dt than {dt:g} ms")
-            if done == 0 and not progress:
-                _warn_if_long(wall_s, size, n_steps)
+            # Estimated once enough has run to tell (the first steps of a short chunk
+            # are dominated by what runs once).
+            if not progress and not estimated and (done + size >= 100 or wall_s > 2.0):
+                _warn_if_long(wall_s, done + size, n_steps)
+                estimated = True
             steps.append(chunk_steps_)
             ids.append(chunk_ids)
             done += size
             bar.update(size)
+            if monitor is not None and size == monitor.every:
+                samples.append(sim.snapshot())
 
     spike_steps = np.concatenate(steps).astype(np.int32) if steps else np.zeros(0, np.int32)
     spike_ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, np.int32)
@@ -250,10 +336,74 @@ def run(
         n_steps=n_steps, spike_steps=spike_steps, spike_ids=spike_ids,
         rates=_rates(spec, spike_ids, n_steps * dt),
         wall_s=wall_s, compile_s=compile_s,
-        events=_events(spec, conns, spike_ids) if entry is not None else 0,
+        events=_events(spec, conns, spike_ids, n_steps, dt) if entry is not None else 0,
         groups={g.name: (g.start, g.stop) for g in spec.groups},
         spec_identity=spec.identity,
+        inexact=inexact,
+        held_bytes=sum(entry.nbytes(conns[p.name], dtype, p.synapse)
+                       for p in spec.projections) if entry is not None else 0,
+        **_traces(monitor, spec, samples, dt),
     )
+
+
+def _monitored(monitor: Monitor, spec: NetworkSpec, variable: str) -> tuple[np.ndarray, int]:
+    """The population indices recorded for ``variable``, and the first index of the
+    array the snapshot holds it in (a projection's post group, else 0)."""
+    neurons = (np.arange(spec.n) if monitor.neurons is None
+               else np.unique(np.asarray(monitor.neurons, dtype=np.int64)))
+    if ":" not in variable:
+        return neurons, 0
+    projection = next(p for p in spec.projections if p.name == variable.split(":", 1)[1])
+    post = spec.group(projection.post)
+    return neurons[(neurons >= post.start) & (neurons < post.stop)], post.start
+
+
+def check_monitor(monitor, spec: NetworkSpec, entry, n_steps: int) -> None:
+    """A Monitor of variables this run has, of neurons it has, every whole step."""
+    if not isinstance(monitor, Monitor):
+        raise SynbenchError(f"monitor must be a synbench.Monitor, not {monitor!r}")
+    every = monitor.every
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every <= 0:
+        raise SynbenchError(f"Monitor.every must be a positive number of steps, not {every!r}")
+    if every > n_steps:
+        raise SynbenchError(f"Monitor.every = {every} steps is longer than the run "
+                            f"({n_steps} steps): nothing would be recorded")
+    if monitor.neurons is not None:
+        neurons = np.asarray(monitor.neurons)
+        if neurons.size == 0 or neurons.dtype.kind not in "iu" or neurons.ndim > 1:
+            raise SynbenchError("Monitor.neurons must be a non-empty list of neuron indices")
+        if neurons.min() < 0 or neurons.max() >= spec.n:
+            raise SynbenchError(f"Monitor.neurons must lie in 0..{spec.n - 1}, not "
+                                f"{int(neurons.min())}..{int(neurons.max())}")
+    from .core.neurons import MODELS
+
+    known = [*MODELS[spec.model].variables, "i_syn"]
+    if entry is not None:
+        for p in spec.projections:
+            known += [f"g:{p.name}"] + [f"{v}:{p.name}" for v in p.synapse.variables
+                                        if v != p.synapse.output]
+    if isinstance(monitor.variables, str) or not monitor.variables:
+        raise SynbenchError("Monitor.variables must be a non-empty tuple of names, "
+                            f"such as ('v', 'g:E2E'); this run has {', '.join(known)}")
+    for variable in monitor.variables:
+        if variable not in known:
+            raise SynbenchError(f"this run has no variable {variable!r} to record; it has "
+                                f"{', '.join(known)}")
+        if _monitored(monitor, spec, variable)[0].size == 0:
+            raise SynbenchError(f"none of Monitor.neurons is a post neuron of "
+                                f"{variable.split(':', 1)[1]}")
+
+
+def _traces(monitor, spec, samples, dt) -> dict:
+    if monitor is None:
+        return {}
+    traces, neurons = {}, {}
+    for variable in monitor.variables:
+        chosen, first = _monitored(monitor, spec, variable)
+        traces[variable] = np.array([sample[variable][chosen - first] for sample in samples])
+        neurons[variable] = chosen
+    times = (np.arange(len(samples)) + 1) * monitor.every * dt
+    return {"traces": traces, "trace_neurons": neurons, "trace_times": times}
 
 
 def _progress_bar(progress: bool, n_steps: int, label: str):
@@ -281,13 +431,20 @@ def _rates(spec: NetworkSpec, spike_ids: np.ndarray, duration_ms: float) -> dict
     }
 
 
-def _events(spec: NetworkSpec, conns: dict, spike_ids: np.ndarray) -> int:
-    """Synaptic events delivered: for every spike, the out-degree of its neuron."""
+def _events(spec: NetworkSpec, conns: dict, spike_ids: np.ndarray, n_steps: int,
+            dt: float) -> int:
+    """Synaptic events delivered: for every spike (of a neuron or a spike source), the
+    out-degree of its neuron."""
     counts = np.bincount(spike_ids, minlength=spec.n)
+    source_counts = np.zeros(spec.n_sources, np.int64)
+    for first in range(0, n_steps if spec.sources else 0, 10_000):
+        size = min(10_000, n_steps - first)
+        source_counts += spec.source_spikes(first, size, dt).sum(axis=0)
     total = 0
     for p in spec.projections:
         pre = spec.group(p.pre)
         fanout = np.diff(conns[p.name].require("pre_slice"), axis=1)[:, 0]
-        total += int(counts[pre.slice] @ fanout.astype(np.int64))
+        total += int((source_counts if pre.source else counts)[pre.slice]
+                     @ fanout.astype(np.int64))
     return total
 

@@ -29,7 +29,7 @@ def test_compare_writes_table_json_and_png(tmp_path):
     assert all(r["agrees"] for r in rows), [r for r in rows if not r["agrees"]]
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # By default the matrix strategies run on the reference's backend (NumPy) only.
-    matrix = {(e.name, e.backend) for e in registry.entries() if e.state == "matrix"}
+    matrix = {(e.name, e.backend) for e in registry.entries() if e.dense}
     assert {(r["strategy"], r["backend"]) for r in rows} & matrix == {
         (s, b) for s, b in matrix if b == "numpy"}
     aside = {(r["strategy"], r["backend"]) for r in report["rows"]

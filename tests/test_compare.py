@@ -11,9 +11,15 @@ WRONG = "leaky_by_a_tenth"
 
 
 def _wrong_deliver(data, g, events):
-    """The NumPy pre_slice sum with every weight 10 % too small: a kernel that disagrees."""
-    g += 0.9 * (events @ data.weight_matrix)
+    """The sum onto post neurons with every weight 10 % too small: a kernel that disagrees."""
+    np.add.at(g, data.post_ids, 0.9 * events[data.pre_ids] * data.weight)
     return g
+
+
+def _prepare(conn, weight, dtype):
+    import synbench.impls.numpy as numpy_backend
+
+    return numpy_backend.kernel_data(conn, weight, dtype, "pre_ids", "post_ids")
 
 
 @pytest.fixture
@@ -21,11 +27,11 @@ def wrong():
     """A strategy that disagrees with the reference, declared so that it runs first."""
     import synbench.impls.numpy as numpy_backend
 
-    strategies.declare(WRONG, state="post", event_driven=False, needs=("conn_mat",),
+    strategies.declare(WRONG, state="post", event_driven=False, needs=("pre_ids", "post_ids"),
                        doc="Every weight 10 % too small.")
     try:
-        yield numpy_backend.register(WRONG, prepare=numpy_backend.weight_matrix,
-                                     deliver=_wrong_deliver, conductance=lambda data, g: g)
+        yield numpy_backend.register(WRONG, prepare=_prepare, deliver=_wrong_deliver,
+                                     conductance=lambda data, g: g)
     finally:
         strategies.undeclare(WRONG)
 

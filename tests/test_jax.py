@@ -120,7 +120,7 @@ def test_runner_state_keeps_its_dtype(dtype):
     for name, value in sim.snapshot().items():
         if name != "last_spike":
             assert value.dtype == np.dtype(dtype), name
-    assert all(g.dtype == np.dtype(dtype) for g in sim.carry["g"])
+    assert all(g.dtype == np.dtype(dtype) for state in sim.carry["g"] for g in state)
 
 
 def test_short_last_chunk_does_not_recompile_and_overflow_loses_nothing():

@@ -131,7 +131,7 @@ def check_step_is_advance_then_deliver(entry, case, weight_kind, dtype):
         for k, s in enumerate(_spike_train(conn.n_pre)):
             spikes = _asarray(entry.backend, s)
             one_call = entry.step(data, one_call, spikes, decay)
-            (two_parts,) = model.advance((two_parts,), (decay,))
+            (two_parts,) = model.advance()((two_parts,), (decay,))
             two_parts = entry.deliver(data, two_parts, spikes)
             for what, a, b in (
                     ("state", one_call, two_parts),
@@ -161,7 +161,7 @@ def check_float_amplitudes_match_reference(entry, case, weight_kind, dtype):
         data = entry.prepare(conn, weight, dtype)
         state = entry.init_state(data)
         for k, events in enumerate(amplitudes):
-            (state,) = Exponential(TAU).advance((state,), (decay,))
+            (state,) = Exponential(TAU).advance()((state,), (decay,))
             state = entry.deliver(data, state, _asarray(entry.backend, events))
             g = _to_numpy(entry.backend, entry.conductance(data, state))
             assert g.dtype == np.dtype(dtype), f"{entry.id} returned {g.dtype}"

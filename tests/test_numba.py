@@ -254,3 +254,31 @@ def test_an_edited_user_kernel_is_compiled_anew_not_loaded_stale(tmp_path):
     assert g_once > 0 and g_twice == 2 * g_once  # the edit took effect in the checked step
     assert spikes_twice != spikes_once  # and in the runner (stronger synapses)
     assert again == [g_twice, spikes_twice]  # loaded from the cache: the same numbers
+
+
+
+def _bound_template(x):
+    return scale * helper(x)  # noqa: F821 - bound by with_globals
+
+
+def test_copies_of_a_template_are_named_after_what_they_bind():
+    """Numba names compiled code after the function's qualified name and a per-process
+    counter, and code loaded from the disk cache keeps its names: two copies of one
+    template under one name could meet in one process, and a chunk compiled there call
+    the other copy's code (CUBA's chunk ran Delta's update). Each copy is named after
+    the functions and constants it binds."""
+    from synbench.impls.numba import with_globals
+
+    def double(x):
+        return 2 * x
+
+    def triple(x):
+        return 3 * x
+
+    names = {with_globals(_bound_template, scale=s, helper=h).__qualname__
+             for s in (1.0, 2.0) for h in (double, triple)}
+    assert len(names) == 4
+    again = with_globals(_bound_template, scale=2.0, helper=triple).__qualname__
+    assert again in names
+    assert numba.njit(with_globals(_bound_template, scale=2.0, helper=numba.njit(triple)))(
+        5.0) == 30.0

@@ -111,7 +111,7 @@ def test_fastest_checks_and_times_the_toy(toy):
 def test_cli_list_shows_the_toy(toy, capsys):
     assert main(["list"]) == 0
     lines = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert [TOY, "numpy", "post", "yes", "pre2post"] in lines
+    assert [TOY, "numpy", "post", "yes", "all", "but", "nmda", "pre2post"] in lines
 
 
 # --- no runner knows a strategy by its name ---

@@ -12,6 +12,7 @@ from synbench.core.connect import IJConn
 from synbench.core.errors import SynbenchError
 from synbench.core.networks import Group, NetworkSpec, Projection
 from synbench.core.neurons import LIFParams
+from synbench.core.synapses import Exponential
 from synbench.impls import numpy as numpy_backend
 from synbench.run import RunResult
 
@@ -212,8 +213,9 @@ def test_spec_defaults_follow_design():
     assert spec.n == 4000 and spec.p == 0.02
     assert [(g.name, g.size) for g in spec.groups] == [("E", 3000), ("I", 1000)]
     assert [p.name for p in spec.projections] == ["E2E", "E2I", "I2E", "I2I"]
-    assert [(p.tau, p.weight, p.e_rev) for p in spec.projections] == [
+    assert [(p.synapse.tau, p.weight, p.e_rev) for p in spec.projections] == [
         (5.0, 0.6, 0.0), (5.0, 0.6, 0.0), (10.0, 6.7, -80.0), (10.0, 6.7, -80.0)]
+    assert all(isinstance(p.synapse, Exponential) for p in spec.projections)
     assert coba(8000).p == pytest.approx(0.01)
     v0 = coba(4000, seed=3).initial["v"]
     assert abs(v0.mean() + 60.0) < 0.5 and abs(v0.std() - 5.0) < 0.3

@@ -19,16 +19,31 @@ from .connect.structures import require_memory
 from .errors import SynbenchError
 from .integrators import METHODS
 from .neurons import HHParams, LIFParams
-from .synapses import Exponential
+from .synapses import (
+    COBA,
+    CUBA,
+    MODELS,
+    NMDA,
+    Alpha,
+    Delta,
+    DualExponential,
+    Exponential,
+    MgBlock,
+    SynapseModel,
+    VoltageJump,
+    check_pair,
+)
 
 
 @dataclass(frozen=True)
 class Group:
-    """A contiguous range of neurons in the network's one population."""
+    """A contiguous range of neurons in the network's one population, or (``source``) of
+    spike sources, numbered apart from the neurons."""
 
     name: str
     start: int
     size: int
+    source: bool = False
 
     @property
     def stop(self) -> int:
@@ -39,26 +54,108 @@ class Group:
         return slice(self.start, self.stop)
 
 
+def _check_source(name, size) -> None:
+    if not isinstance(name, str) or not name:
+        raise SynbenchError(f"a spike source needs a name, not {name!r}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
+        raise SynbenchError(f"source {name}: size must be a positive integer, not {size!r}")
+
+
+@dataclass(frozen=True)
+class PoissonSource:
+    """``size`` independent Poisson spike trains at ``rate_hz``: a group that drives
+    projections and is driven by nothing.
+
+    Step t's spikes are drawn from (seed, t) alone, on the host, so every backend and
+    every chunking of a run gets the same spikes.
+    """
+
+    name: str
+    size: int
+    rate_hz: float
+    seed: int = 0
+
+    def __post_init__(self):
+        _check_source(self.name, self.size)
+        if not (_is_real(self.rate_hz) and self.rate_hz >= 0):
+            raise SynbenchError(f"source {self.name}: rate_hz must be a number >= 0, "
+                                f"not {self.rate_hz!r}")
+
+    def spikes(self, first_step: int, n_steps: int, dt: float) -> np.ndarray:
+        """bool (n_steps, size): which sources spike in steps first_step ..."""
+        p = self.rate_hz * dt / 1000.0
+        if p > 1:
+            raise SynbenchError(f"source {self.name}: {self.rate_hz} Hz is more than one "
+                                f"spike per step of {dt} ms")
+        return np.array([np.random.default_rng([self.seed, t]).random(self.size) < p
+                         for t in range(first_step, first_step + n_steps)]).reshape(
+                             n_steps, self.size)
+
+
+@dataclass(frozen=True, eq=False)
+class SpikeTimes:
+    """Given spikes: source ``ids[k]`` spikes at ``times[k]`` ms (each a whole number of
+    steps; a time that is not is refused when the run's dt is known)."""
+
+    name: str
+    size: int
+    times: np.ndarray
+    ids: np.ndarray
+
+    def __post_init__(self):
+        _check_source(self.name, self.size)
+        times, ids = np.asarray(self.times, float).ravel(), np.asarray(self.ids).ravel()
+        if times.shape != ids.shape or not np.all(np.isfinite(times)) or np.any(times < 0):
+            raise SynbenchError(f"source {self.name}: times must be finite ms >= 0, one per "
+                                "id")
+        if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= self.size):
+            raise SynbenchError(f"source {self.name}: ids must be integers in 0..{self.size - 1}")
+        object.__setattr__(self, "times", times)
+        object.__setattr__(self, "ids", ids.astype(np.int64))
+
+    def spikes(self, first_step: int, n_steps: int, dt: float) -> np.ndarray:
+        steps = np.rint(self.times / dt).astype(np.int64)
+        off_grid = np.abs(steps * dt - self.times) > 1e-9 * np.maximum(1.0, self.times)
+        if np.any(off_grid):
+            raise SynbenchError(f"source {self.name}: spike time {self.times[off_grid][0]} ms "
+                                f"is not a whole number of steps of {dt} ms")
+        out = np.zeros((n_steps, self.size), dtype=bool)
+        inside = (steps >= first_step) & (steps < first_step + n_steps)
+        out[steps[inside] - first_step, self.ids[inside]] = True
+        return out
+
+
 @dataclass(frozen=True)
 class Projection:
-    """Synapses from group ``pre`` to group ``post`` with exponential conductances.
+    """Synapses from group ``pre`` to group ``post``: connectivity, synapse model, weight
+    and output (DESIGN section 4; the strategy is chosen per run).
 
-    Each step g decays by exp(-dt / tau), every spiking pre neuron adds ``weight`` to
-    its synapses, then ``post.I_syn += g_post * (e_rev - post.V)``.
+    ``synapse`` is a synapse model (a number is ``Exponential(tau)``), ``output`` how g
+    enters the post neuron (a number is ``COBA(e_rev)``): today's COBA projection is
+    ``Projection(name, pre, post, connector, 5.0, 0.6, 0.0)``. Each step the state
+    advances, every spiking pre neuron adds ``weight`` to its synapses (section 4b), then
+    ``post.I_syn += output.current(g_post, post.V)``.
     """
 
     name: str
     pre: str
     post: str
     connector: Connector
-    tau: float
+    synapse: SynapseModel
     weight: float
-    e_rev: float
+    output: object
+
+    def __post_init__(self):
+        if _is_real(self.synapse):
+            object.__setattr__(self, "synapse", Exponential(float(self.synapse)))
+        if _is_real(self.output):
+            object.__setattr__(self, "output", COBA(float(self.output)))
+        check_pair(self.synapse, self.output)
 
     @property
-    def synapse(self) -> Exponential:
-        """The synapse model of this projection (section 4b)."""
-        return Exponential(self.tau)
+    def e_rev(self) -> float | None:
+        """The output's reversal potential (None for CUBA and Delta)."""
+        return getattr(self.output, "e_rev", None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,17 +177,42 @@ class NetworkSpec:
     seed: int = 0
     p: float = 0.02
     method: str = "exp_euler"
+    #: The synapse model of the projections, by name (``synapses.MODELS``).
+    synapse: str = "exponential"
+    #: Spike source groups (PoissonSource, SpikeTimes): projections may start there.
+    sources: tuple = ()
 
     @property
     def n(self) -> int:
         return sum(g.size for g in self.groups)
 
+    def synapse_models(self) -> tuple:
+        """The distinct synapse models of the projections, in order."""
+        return tuple(dict.fromkeys(p.synapse for p in self.projections))
+
     def group(self, name: str) -> Group:
+        """The neuron group ``name``, or the spike source group (``Group.source``)."""
         for g in self.groups:
             if g.name == name:
                 return g
-        names = [g.name for g in self.groups]
+        start = 0
+        for source in self.sources:
+            if source.name == name:
+                return Group(name, start, source.size, source=True)
+            start += source.size
+        names = [g.name for g in self.groups] + [s.name for s in self.sources]
         raise SynbenchError(f"no group {name!r} in {self.name}; groups: {names}")
+
+    @property
+    def n_sources(self) -> int:
+        return sum(s.size for s in self.sources)
+
+    def source_spikes(self, first_step: int, n_steps: int, dt: float) -> np.ndarray:
+        """bool (n_steps, n_sources): every source's spikes, sources in order."""
+        if not self.sources:
+            return np.zeros((n_steps, 0), dtype=bool)
+        return np.concatenate([s.spikes(first_step, n_steps, dt) for s in self.sources],
+                              axis=1)
 
     def connectivity(self) -> dict[str, Connectivity]:
         """Build every projection's connectivity (seeded, so identical on every call)."""
@@ -102,18 +224,26 @@ class NetworkSpec:
     @property
     def identity(self) -> tuple:
         """What makes two specs the same network (their arrays follow from these)."""
-        return (self.name, self.n, self.seed, self.p, self.method, self.params)
+        return (self.name, self.n, self.seed, self.p, self.method, self.params, self.synapse,
+                tuple((p.synapse, p.weight, p.output) for p in self.projections),
+                tuple((s.name, s.size, s.times.tobytes(), s.ids.tobytes())
+                      if isinstance(s, SpikeTimes) else s for s in self.sources))
 
     def time_constants(self) -> dict[str, float]:
         """The membrane's and each projection's synaptic time constant, in ms."""
         params = self.params
         membrane = params.tau if self.model == "lif" else (
             params.cm / params.gl if params.gl > 0 else math.inf)
-        return {"membrane": membrane, **{f"synapse {p.name}": p.tau for p in self.projections}}
+        return {"membrane": membrane,
+                **{f"synapse {p.name} {name}": tau for p in self.projections
+                   for name, tau in p.synapse.time_constants().items()}}
 
     def describe(self) -> str:
-        e, i = (g.size for g in self.groups)
-        return f"{self.name.upper()} n={self.n} (E={e}, I={i}), p={self.p:.4g}, {self.method}"
+        groups = ", ".join(f"{g.name}={g.size}" for g in self.groups)
+        sources = "".join(f", source {s.name}={s.size}" for s in self.sources)
+        synapse = "" if self.synapse == "exponential" else f", {self.synapse} synapses"
+        return (f"{self.name.upper()} n={self.n} ({groups}{sources}), p={self.p:.4g}, "
+                f"{self.method}{synapse}")
 
 
 def default_p(n: int) -> float:
@@ -176,20 +306,40 @@ def _groups(n: int, exc_fraction: float) -> tuple[Group, Group]:
     return Group("E", 0, n_exc), Group("I", n_exc, n - n_exc)
 
 
-def _projections(seed, p, taue, taui, we, wi, ee, ei) -> tuple[Projection, ...]:
+def _projections(seed, p, exc, inh) -> tuple[Projection, ...]:
+    """The four projections E2E, E2I, I2E, I2I; ``exc``/``inh``: (synapse, weight, output)
+    of the projections from E and from I."""
     # One independent, reproducible stream per projection, derived from the network seed.
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(4)]
     specs = [("E2E", "E", "E"), ("E2I", "E", "I"), ("I2E", "I", "E"), ("I2I", "I", "I")]
-    out = []
-    for (name, pre, post), s in zip(specs, seeds, strict=True):
-        exc = pre == "E"
-        out.append(
-            Projection(
-                name, pre, post, FixedProb(p, seed=s),
-                tau=taue if exc else taui, weight=we if exc else wi, e_rev=ee if exc else ei,
-            )
-        )
-    return tuple(out)
+    return tuple(Projection(name, pre, post, FixedProb(p, seed=s), *(exc if pre == "E" else inh))
+                 for (name, pre, post), s in zip(specs, seeds, strict=True))
+
+
+#: COBA's projections for each synapse model: (synapse, weight, output) from E and from I.
+#: The exponential ones are the tutorial's; the others keep each synapse's charge (the
+#: integral of g after one spike: w tau for Exponential, w tau_decay tau_rise for
+#: DualExponential, w tau^2 for Alpha) and were tuned, like Delta's jumps and NMDA's
+#: weights, to an asynchronous irregular regime (rates in the README).
+COBA_SYNAPSES = {
+    "exponential": ((Exponential(5.0), 0.6, COBA(0.0)), (Exponential(10.0), 6.7, COBA(-80.0))),
+    "delta": ((Delta(), 0.5, VoltageJump()), (Delta(), -6.0, VoltageJump())),
+    "dual_exponential": ((DualExponential(5.0, 1.0), 0.6, COBA(0.0)),
+                         (DualExponential(10.0, 1.0), 6.7, COBA(-80.0))),
+    "alpha": ((Alpha(5.0), 0.12, COBA(0.0)), (Alpha(10.0), 0.67, COBA(-80.0))),
+    # NMDA's kinetics on every projection (the lesson is where its state may live); the
+    # excitatory ones act through the magnesium block.
+    "nmda": ((NMDA(), 0.02, MgBlock()), (NMDA(), 0.2, COBA(-80.0))),
+}
+
+
+def synapse_choice(synapse) -> str:
+    """The name of a synapse model (``synapses.MODELS``), or a SynbenchError."""
+    if isinstance(synapse, str) and synapse in MODELS:
+        return synapse
+    if isinstance(synapse, SynapseModel):
+        return next(k for k, v in MODELS.items() if isinstance(synapse, v))
+    raise SynbenchError(f"unknown synapse model {synapse!r}; choose from {', '.join(MODELS)}")
 
 
 def coba(
@@ -200,25 +350,68 @@ def coba(
     p: float | None = None,
     method: str = "exp_euler",
     params: LIFParams | None = None,
+    synapse: str = "exponential",
 ) -> NetworkSpec:
     """COBA (Vogels & Abbott 2005, the seed tutorial's network) with LIF neurons.
 
     Synaptic increments are 0.6 (from E) and 6.7 (from I), tau_exc = 5 ms,
-    tau_inh = 10 ms, E_exc = 0 mV, E_inh = -80 mV; V0 ~ Normal(-60, 5) mV.
+    tau_inh = 10 ms, E_exc = 0 mV, E_inh = -80 mV; V0 ~ Normal(-60, 5) mV. ``synapse``
+    puts another synapse model on every projection (:data:`COBA_SYNAPSES`: 'delta',
+    'dual_exponential', 'alpha', 'nmda'), weights scaled to keep the network
+    asynchronous and irregular.
 
     >>> spec = coba(1000)
     >>> [g.size for g in spec.groups], round(spec.p, 3)
     ([750, 250], 0.08)
     """
     p = _check(n, seed, exc_fraction, p, method)
+    synapse = synapse_choice(synapse)
     rng = np.random.default_rng(seed)
     return NetworkSpec(
         name="coba",
         model="lif",
         params=params or LIFParams(),
         groups=_groups(n, exc_fraction),
-        projections=_projections(seed, p, taue=5.0, taui=10.0, we=0.6, wi=6.7, ee=0.0, ei=-80.0),
+        projections=_projections(seed, p, *COBA_SYNAPSES[synapse]),
         initial=_frozen(v=rng.normal(-60.0, 5.0, n)),
+        seed=seed,
+        p=p,
+        method=method,
+        synapse=synapse,
+    )
+
+
+def cuba(
+    n: int = 4000,
+    seed: int = 0,
+    *,
+    exc_fraction: float = 0.8,
+    p: float | None = None,
+    method: str = "exp_euler",
+    params: LIFParams | None = None,
+) -> NetworkSpec:
+    """CUBA (Brette et al. 2007 benchmark 2, Brian 2's CUBA.py): current-based
+    exponential synapses.
+
+    tau dV/dt = (El - V) + ge + gi with El = -49 mV, tau = 20 ms, V_th = -50,
+    V_reset = -60 mV, t_ref = 5 ms; taue = 5, taui = 10 ms; we = 60 x 0.27 / 10 =
+    1.62 mV, wi = -20 x 4.5 / 10 = -9 mV; V0 uniform in [V_reset, V_th].
+
+    >>> spec = cuba(4000)
+    >>> [g.size for g in spec.groups], spec.projections[0].weight
+    ([3200, 800], 1.62)
+    """
+    p = _check(n, seed, exc_fraction, p, method)
+    params = params or LIFParams(el=-49.0, i_bg=0.0)
+    rng = np.random.default_rng(seed)
+    return NetworkSpec(
+        name="cuba",
+        model="lif",
+        params=params,
+        groups=_groups(n, exc_fraction),
+        projections=_projections(seed, p, (Exponential(5.0), 60 * 0.27 / 10, CUBA()),
+                                 (Exponential(10.0), -20 * 4.5 / 10, CUBA())),
+        initial=_frozen(v=rng.uniform(params.v_reset, params.v_th, n)),
         seed=seed,
         p=p,
         method=method,
@@ -258,7 +451,8 @@ def cobahh(
         model="hh",
         params=params,
         groups=(exc, inh),
-        projections=_projections(seed, p, taue=5.0, taui=10.0, we=6.0, wi=67.0, ee=0.0, ei=-80.0),
+        projections=_projections(seed, p, (Exponential(5.0), 6.0, COBA(0.0)),
+                                 (Exponential(10.0), 67.0, COBA(-80.0))),
         initial=_frozen(v=v0, m=np.zeros(n), h=np.zeros(n), n=np.zeros(n)),
         initial_g=initial_g,
         seed=seed,
@@ -267,11 +461,50 @@ def cobahh(
     )
 
 
-NETWORKS = {"coba": coba, "cobahh": cobahh}
+def driven(
+    synapse: str = "exponential",
+    n_pre: int = 100,
+    n_post: int = 10,
+    *,
+    rate_hz: float = 20.0,
+    p: float = 0.1,
+    weight: float | None = None,
+    seed: int = 0,
+    method: str = "exp_euler",
+) -> NetworkSpec:
+    """One Poisson group "P" (``n_pre`` sources at ``rate_hz``) driving one LIF group "N"
+    (no background current) through one projection "P2N", FixedProb(p): the picture of
+    g(t) and V(t) for one synapse model. The weight and output are COBA's excitatory
+    ones for ``synapse`` (:data:`COBA_SYNAPSES`) unless ``weight`` is given.
+
+    >>> driven("nmda").describe()
+    'DRIVEN n=10 (N=10, source P=100), p=0.1, exp_euler, nmda synapses'
+    """
+    synapse = synapse_choice(synapse)
+    model, default_weight, output = COBA_SYNAPSES[synapse][0]
+    if isinstance(n_post, bool) or not isinstance(n_post, (int, np.integer)) or n_post <= 0:
+        raise SynbenchError(f"n_post must be a positive integer, not {n_post!r}")
+    if not (_is_real(p) and 0.0 <= p <= 1.0):
+        raise SynbenchError(f"connection probability p = {p!r} is not in [0, 1]")
+    if method not in METHODS:
+        raise SynbenchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    conn_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
+    source = PoissonSource("P", n_pre, rate_hz, seed=seed + 1)
+    return NetworkSpec(
+        name="driven", model="lif", params=LIFParams(i_bg=0.0),
+        groups=(Group("N", 0, n_post),),
+        projections=(Projection("P2N", "P", "N", FixedProb(p, seed=conn_seed), model,
+                                default_weight if weight is None else weight, output),),
+        initial=_frozen(v=np.full(n_post, LIFParams().el)),
+        seed=seed, p=float(p), method=method, synapse=synapse, sources=(source,),
+    )
+
+
+NETWORKS = {"coba": coba, "cuba": cuba, "cobahh": cobahh}
 
 
 def network(name: str, n: int = 4000, seed: int = 0, **kwargs) -> NetworkSpec:
-    """Look a network up by name ('coba' or 'cobahh')."""
+    """Look a network up by name ('coba', 'cuba' or 'cobahh')."""
     if name not in NETWORKS:
         raise SynbenchError(f"unknown network {name!r}; choose from {', '.join(NETWORKS)}")
     return NETWORKS[name](n, seed, **kwargs)

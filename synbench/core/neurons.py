@@ -104,7 +104,7 @@ def lif_derivative(v, t, tau, el, i_bg, i_syn):
     return ((el - v) + i_bg + i_syn) / tau
 
 
-def lif_update(v, i_syn, last_spike, step, dt, params: LIFParams, vstep, xp=np):
+def lif_update(v, i_syn, last_spike, step, dt, params: LIFParams, vstep, xp=np, jump=None):
     """One step of a LIF population (DESIGN section 3, step 1), as a pure function.
 
     Parameters
@@ -122,6 +122,9 @@ def lif_update(v, i_syn, last_spike, step, dt, params: LIFParams, vstep, xp=np):
         ``LIF.integrator(method, xp)``.
     xp : module
         Array namespace of the arrays.
+    jump : array (n,), optional
+        Delta synapses' voltage jumps of the previous step, added to the integrated V
+        before the threshold test (a refractory neuron discards them).
 
     Returns
     -------
@@ -135,6 +138,8 @@ def lif_update(v, i_syn, last_spike, step, dt, params: LIFParams, vstep, xp=np):
     # scalars, which would promote a float32 state (Numba per neuron also computes in
     # float64 and stores float32, so both compare the same stored value).
     v_int = xp.asarray(vstep(v, step * dt, dt, p.tau, p.el, p.i_bg, i_syn), dtype=v.dtype)
+    if jump is not None:
+        v_int = v_int + jump
     spiked = ~refractory & (v_int >= p.v_th)
     v_new = xp.where(refractory, v, xp.where(spiked, p.v_reset, v_int))
     last_new = xp.where(spiked, xp.asarray(step, dtype=last_spike.dtype), last_spike)
@@ -268,16 +273,18 @@ class Neurons:
         self.ref_steps = params.ref_steps(self.dt)
         self.integrator = model.integrator(method, xp)
 
-    def step(self, vars, i_syn, last_spike, step):
-        """``(vars, last_spike, spiked)`` after one step; ``vars`` maps names to arrays."""
+    def step(self, vars, i_syn, last_spike, step, jump=None):
+        """``(vars, last_spike, spiked)`` after one step; ``vars`` maps names to arrays;
+        ``jump``: Delta synapses' voltage jumps (LIF only)."""
+        kw = {} if jump is None else {"jump": jump}
         out = self.model.update(*(vars[k] for k in self.model.variables), i_syn, last_spike,
-                                step, self.dt, self.params, self.integrator, self.xp)
+                                step, self.dt, self.params, self.integrator, self.xp, **kw)
         *state, spiked, last_new = out
         return dict(zip(self.model.variables, state, strict=True)), last_new, spiked
 
-    def update(self, vars, i_syn, last_spike, step):
+    def update(self, vars, i_syn, last_spike, step, jump=None):
         """One step written into ``vars``' arrays and ``last_spike``; returns ``spiked``."""
-        new, last_new, spiked = self.step(vars, i_syn, last_spike, step)
+        new, last_new, spiked = self.step(vars, i_syn, last_spike, step, jump)
         for k, value in new.items():
             vars[k][...] = value
         last_spike[...] = last_new

@@ -181,7 +181,7 @@ def checked_kernels(kind: str, deliver, step, conductance, state_shape=None) -> 
     # the checks would cost it a Python call per kernel and step (twice the run time
     # of NumPy pre_slice at n = 4000).
     return {"deliver": checked_deliver, "step": checked_step, "conductance": checked_conductance,
-            "unchecked": (step, conductance)}
+            "unchecked": (step, deliver, conductance)}
 
 
 @dataclass(frozen=True)
@@ -281,6 +281,11 @@ class Entry:
         return self.strategy.doc
 
     @property
+    def dense(self) -> bool:
+        """Whether it holds an n_pre x n_post matrix (it reads the dense conn_mat)."""
+        return "conn_mat" in self.needs
+
+    @property
     def id(self) -> str:
         return f"{self.name}-{self.backend}"
 
@@ -288,34 +293,59 @@ class Entry:
     def is_available(self) -> bool:
         return self.unavailable is None and _backend_reason(self.backend) is None
 
+    def weights_as_state(self, conn, weight, dtype, **options):
+        """The weights laid out as this strategy's state: each synapse's weight where the
+        strategy keeps that synapse's state (a runner weighs NMDA's output with them).
+
+        One spike from every pre neuron delivered into a zero state puts them there, so
+        no layout is looked up by name. For a state per matrix element or synapse.
+        """
+        data = self.prepare(conn, weight, dtype, **options)
+        every_pre = BACKENDS[self.backend].load().asarray(np.ones(conn.n_pre, bool))
+        return self.deliver(data, self.init_state(data), every_pre)
+
     def state_nbytes(self, conn, dtype) -> int:
-        """Bytes of the state and of the weights (a matrix for matrix strategies)."""
+        """Bytes of the state and of the weights (a matrix where the strategy reads the
+        dense conn_mat)."""
         itemsize = np.dtype(dtype).itemsize
         per_state = math.prod(strategies.state_shape(self.state, conn))
-        weights = conn.n_pre * conn.n_post if self.state == "matrix" else conn.n_syn
+        weights = conn.n_pre * conn.n_post if self.dense else conn.n_syn
         return (per_state + weights) * itemsize
 
-    def nbytes(self, conn, dtype="float64") -> int:
-        """Estimated bytes this strategy holds for ``conn``, without building anything."""
-        return sum(conn.structure_nbytes(s) for s in self.needs) + self.state_nbytes(conn, dtype)
+    def nbytes(self, conn, dtype="float64", model=None) -> int:
+        """Estimated bytes this strategy holds for ``conn``, without building anything;
+        with synapse ``model``, one state per variable (and NMDA's weights laid out as
+        the state, where they act at the output)."""
+        from .synapses import weights_at_output
+
+        total = sum(conn.structure_nbytes(s) for s in self.needs) + self.state_nbytes(conn, dtype)
+        if model is not None:
+            per_state = math.prod(strategies.state_shape(self.state, conn))
+            extra = len(model.variables) - 1 + weights_at_output(self.state, model)
+            total += extra * per_state * np.dtype(dtype).itemsize
+        return total
 
     def check_fits(self, conns, dtype) -> None:
         """Refuse, before anything is allocated, projections that would not fit.
 
         ``conns``: the Connectivity of every projection held at once (``run`` passes the
-        whole network's, ``prepare`` its own). The limit is MEMORY_FRACTION of what the
-        backend's ``free_memory()`` reports.
+        whole network's, ``prepare`` its own), or (Connectivity, synapse model) pairs.
+        The limit is MEMORY_FRACTION of what the backend's ``free_memory()`` reports.
         """
-        needed = sum(self.nbytes(c, dtype) for c in conns)
+        needed = sum(self.nbytes(c, dtype, model) for c, model in _with_models(conns))
         free = BACKENDS[self.backend].load().free_memory()
         if needed > MEMORY_FRACTION * free:
-            advice = ("use a sparse strategy such as pre_slice or csr" if self.state == "matrix"
+            advice = ("use a sparse strategy such as pre_slice or csr" if self.dense
                       else "use smaller groups or free memory")
             raise SynbenchError(f"{self.id} needs about {needed / 2**30:.3g} GiB for these "
                                 f"projections but {free / 2**30:.3g} GiB is free; {advice}")
 
     def __repr__(self) -> str:
         return f"<Entry {self.id} needs={self.needs} state={self.state}>"
+
+
+def _with_models(conns):
+    return [c if isinstance(c, tuple) else (c, None) for c in conns]
 
 
 _ENTRIES: dict[tuple[str, str], Entry] = {}
@@ -438,6 +468,29 @@ def entries(available_only: bool = True) -> list[Entry]:
 def available() -> dict[str, str | None]:
     """Each backend name mapped to None (it runs here) or the reason it does not."""
     return {name: b.unavailable_reason() for name, b in BACKENDS.items()}
+
+
+def inexact_reason(name: str, models) -> str | None:
+    """None when strategy ``name`` computes every synapse model in ``models`` exactly,
+    else one line saying why not and which strategies do (DESIGN section 4)."""
+    from .synapses import exactness
+
+    kind = strategies.strategy(name).state
+    for model in models:
+        why = exactness(kind, model)
+        if why is not None:
+            fits = ", ".join(exact_strategies(models))
+            return (f"{name} keeps {_ONE_PER[kind].replace('one', 'one state')}, and {why}; "
+                    f"exact for {model.name}: {fits}")
+    return None
+
+
+def exact_strategies(models) -> tuple[str, ...]:
+    """The declared strategies whose state kind holds every model in ``models`` exactly."""
+    from .synapses import exactness
+
+    return tuple(s for s in strategies.names()
+                 if all(exactness(strategies.strategy(s).state, m) is None for m in models))
 
 
 def reference() -> Entry:

@@ -125,3 +125,14 @@ declare("csr", state="post", event_driven=False, needs=("csc", "post_order"),
         seed="library sparse mat-vec",
         doc="Sparse matrix-vector product g += W^T s with the transpose stored once "
             "(CSR of W^T is the CSC of W), whatever the firing rate.")
+declare("align_pre_csr", state="pre", event_driven=False, needs=("csc", "post_order"),
+        seed="BrainPy AlignPre",
+        doc="State per pre neuron (AlignPre): a spike adds 1 to its own neuron's state, "
+            "then every step the sparse mat-vec g_post = W^T state over all synapses, "
+            "whatever the firing rate. Exact for any synapse model driven by pre spikes "
+            "alone (NMDA too).")
+declare("align_pre_dense", state="pre", event_driven=False, needs=("conn_mat",),
+        seed="BrainPy AlignPre",
+        doc="State per pre neuron (AlignPre): a spike adds 1 to its own neuron's state, "
+            "then every step the dense mat-vec g_post = W^T state over the whole "
+            "n_pre x n_post matrix. Exact for any synapse model driven by pre spikes alone.")

@@ -336,8 +336,13 @@ def weight_matrix(conn, weight, dtype):
 
 
 def column_sums(data, g, out=None):
-    """g_post[j] = sum_i g[i, j]: one cuBLAS mat-vec, ``g`` read as (n_post, n_pre)
-    column-major, with a vector of ones."""
+    """g_post[j] = sum_i g[i, j]: the row-weighted column sums with weights of one."""
+    return weighted_column_sums(data, g, data.ones, out)
+
+
+def weighted_column_sums(data, matrix, row_weights, out=None):
+    """out[j] = sum_i matrix[i, j] row_weights[i]: one cuBLAS mat-vec, the row-major
+    (n_pre, n_post) ``matrix`` read as (n_post, n_pre) column-major."""
     from cupy_backends.cuda.libs import cublas
 
     out = out_array(data, out)
@@ -349,7 +354,8 @@ def column_sums(data, g, out=None):
     cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_HOST)
     gemv = cublas.dgemv if data.dtype == np.float64 else cublas.sgemv
     gemv(handle, cublas.CUBLAS_OP_N, data.n_post, data.n_pre, data.alpha.ctypes.data,
-         g.data.ptr, data.n_post, data.ones.data.ptr, 1, data.beta.ctypes.data, out.data.ptr, 1)
+         matrix.data.ptr, data.n_post, row_weights.data.ptr, 1, data.beta.ctypes.data,
+         out.data.ptr, 1)
     return out
 
 

@@ -18,6 +18,8 @@ import numpy as np
 from ...core import registry, strategies
 from ...core.errors import SynbenchError
 from ...core.neurons import NEVER_SPIKED, neuron_model
+from ...core.synapses import COBA
+from ..numpy import runner as array_runner
 from . import BLOCK, COMPILE_OPTIONS, CTYPES, blocks, cuda_source, modes, source_path
 from . import to_numpy as _to_numpy
 from ._neurons import neuron_source
@@ -167,7 +169,36 @@ class _Projection:
         return r
 
 
-class Simulation:
+def Simulation(spec, entry, conns, dt, dtype, chunk_steps, **options):  # noqa: N802
+    """The ``Simulation`` protocol of ``synbench.run`` on CuPy: the fused network kernels
+    (:class:`FusedSimulation`) for what they hold, one decaying conductance per
+    projection through COBA's output, and no spike sources (the networks synbench
+    started with), else :class:`ArraySimulation`."""
+    if entry is None or (not spec.sources and all(fused_synapses(p) for p in spec.projections)):
+        return FusedSimulation(spec, entry, conns, dt, dtype, chunk_steps, **options)
+    return ArraySimulation(spec, entry, conns, dt, dtype, chunk_steps)
+
+
+def fused_synapses(projection) -> bool:
+    """Whether the fused kernels hold this projection's synapse model and output."""
+    model = projection.synapse
+    return model.single_decay and not model.voltage_jump and isinstance(projection.output, COBA)
+
+
+class ArraySimulation(array_runner.Simulation):
+    """Any synapse model and output: the NumPy runner's step (DESIGN section 4b's
+    advance, deliver, conductance, output) on CuPy arrays, array by array from Python,
+    with the strategy's CuPy kernels. Slower than the fused runner (a few launches per
+    projection and a copy of the spikes per step), and as exact."""
+
+    xp = cupy
+
+    @staticmethod
+    def to_numpy(x):
+        return cupy.asnumpy(x)
+
+
+class FusedSimulation:
     """The ``Simulation`` protocol of ``synbench.run``: each step a few kernels, no host.
 
     One step is (DESIGN section 3): the neuron kernel (update, threshold, reset,
@@ -425,4 +456,5 @@ class _bind:  # noqa: N801 - reads as a function
         self.kernel(self.grid, (BLOCK,), self.args)
 
 
-__all__ = ["PROJ_DTYPE", "NetworkPlan", "Simulation", "network_source"]
+__all__ = ["PROJ_DTYPE", "ArraySimulation", "FusedSimulation", "NetworkPlan", "Simulation",
+           "network_source"]

@@ -19,9 +19,9 @@ import numpy as np
 from jax import lax
 
 from ...core.connect import Connectivity
-from ...core.integrators import decay_factor
 from ...core.neurons import NEVER_SPIKED, neuron_model
 from ...core.registry import as_weight
+from ...core.synapses import VoltageJump, weights_at_output
 from . import decayed, precision, to_numpy
 from ._events import block_sizes, compact_words, for_each_spike_block, in_blocks, pack_words
 
@@ -39,12 +39,12 @@ def default_monitor_width(n: int) -> int:
 
 @dataclass(frozen=True)
 class _Channel:
-    """Where one block of a projection's conductances acts: I_syn[post] += g[g_slice] * ..."""
+    """Where one block of a projection's conductances acts: I_syn[post] += the output's
+    current of g[g_slice] (or, for Delta synapses, V's jump at the next step)."""
 
     post: slice  # post neurons in the population
     start: int  # first conductance in the projection's g
-    tau: float
-    e_rev: float
+    output: object  # COBA / CUBA / MgBlock / VoltageJump
 
     @property
     def g_slice(self) -> slice:
@@ -57,6 +57,8 @@ class _Projection:
 
     parts: tuple[tuple[str, int, int], ...]  # (spec projection, offset in g, size)
     pre: slice
+    from_source: bool  # ``pre`` slices the spike sources' spikes, not the neurons'
+    synapse: object  # the synapse model
     channels: tuple[_Channel, ...]
     conn: object
     weight: object
@@ -72,8 +74,9 @@ def _projections(spec, conns) -> list[_Projection]:
     for p in spec.projections:
         g_init = spec.initial_g.get(p.name)
         post = spec.group(p.post)
-        out.append(_Projection(((p.name, 0, post.size),), spec.group(p.pre).slice,
-                               (_Channel(post.slice, 0, p.tau, p.e_rev),), conns[p.name],
+        pre = spec.group(p.pre)
+        out.append(_Projection(((p.name, 0, post.size),), pre.slice, pre.source, p.synapse,
+                               (_Channel(post.slice, 0, p.output),), conns[p.name],
                                p.weight, None if g_init is None else np.asarray(g_init)))
     return out
 
@@ -106,21 +109,23 @@ def _merge(group: list[_Projection], targets: list[int]) -> _Projection:
     for q, t in zip(group, targets, strict=True):
         for c in q.channels:
             last = channels[-1] if channels else None
-            if (last is not None and (last.tau, last.e_rev) == (c.tau, c.e_rev)
+            if (last is not None and last.output == c.output
                     and last.post.stop == c.post.start and last.g_slice.stop == t + c.start):
                 channels[-1] = _Channel(slice(last.post.start, c.post.stop), last.start,
-                                        c.tau, c.e_rev)
+                                        c.output)
             else:
-                channels.append(_Channel(c.post, t + c.start, c.tau, c.e_rev))
+                channels.append(_Channel(c.post, t + c.start, c.output))
     conn = Connectivity(pre.stop - pre.start, size, pre_ids, post_ids)
     conn, weight = conn.canonical(weight)
-    return _Projection(parts, pre, tuple(channels), conn, weight, g_init)
+    return _Projection(parts, pre, group[0].from_source, group[0].synapse, tuple(channels),
+                       conn, weight, g_init)
 
 
 def fuse_projections(projections: list[_Projection], n: int) -> list[_Projection]:
     """Merge projections so that each step makes fewer, larger kernel calls.
 
-    Projections sharing pre group, tau and E_rev onto adjacent post groups become one:
+    Projections sharing pre group, synapse model and output onto adjacent post groups
+    become one:
     COBA's E2E and E2I one projection from E onto every neuron, I2E and I2I one from I.
     Every post neuron still receives exactly the events it did, in the same order, and
     its I_syn adds its conductances in the spec's order (checked; otherwise nothing is
@@ -132,8 +137,9 @@ def fuse_projections(projections: list[_Projection], n: int) -> list[_Projection
     for p in projections:
         for group in groups:
             first, last = group[0], group[-1]
-            if (first.pre == p.pre and first.channels[0].tau == p.channels[0].tau
-                    and first.channels[0].e_rev == p.channels[0].e_rev
+            if (first.pre == p.pre and first.from_source == p.from_source
+                    and first.synapse == p.synapse
+                    and first.channels[0].output == p.channels[0].output
                     and p.channels[0].post.start == last.channels[-1].post.stop):
                 group.append(p)
                 break
@@ -202,28 +208,37 @@ class Simulation:
             projections = fuse_projections(projections, spec.n)
         with precision(self.dtype):
             self.model = neuron_model(spec, dt, jnp)
-            datas, states, g_inits = [], [], []
+            datas, states, g_inits, weights = [], [], [], []
             for p in projections:
-                data = entry.prepare(p.conn, p.weight, self.dtype, **kw)
+                w = (entry.weights_as_state(p.conn, p.weight, self.dtype, **kw)
+                     if weights_at_output(entry.state, p.synapse) else None)
+                data = entry.prepare(p.conn, p.weight if w is None else 1.0, self.dtype, **kw)
                 datas.append(data)
-                states.append(entry.init_state(data))
+                weights.append(w)
+                states.append(tuple(entry.init_state(data) for _ in p.synapse.variables))
                 g_inits.append(None if p.g_init is None else
                                jnp.asarray(np.asarray(p.g_init, self.dtype)))
             self.projections = tuple(projections)
-            decays = tuple(self.dtype.type(decay_factor(p.channels[0].tau, dt, spec.method))
-                           for p in projections)
+            # None: the state times one factor, in the strategy's own step.
+            self.advances = tuple(None if p.synapse.single_decay else
+                                  p.synapse.advance(spec.method, jnp) for p in projections)
+            factors = tuple(tuple(self.dtype.type(f) for f in p.synapse.factors(dt, spec.method))
+                            for p in projections)
             # Device inputs of every chunk (arguments, not constants baked into the code).
-            self.inputs = (tuple(datas), jax.device_put(decays))
+            self.inputs = (tuple(datas), jax.device_put(factors), tuple(weights))
+            jumps = any(p.synapse.voltage_jump for p in projections)
             self.carry = {
                 "vars": {k: jnp.asarray(np.asarray(v, self.dtype))
                          for k, v in spec.initial.items()},
                 "last_spike": jnp.full(spec.n, NEVER_SPIKED, dtype=jnp.int32),
                 "i_syn": jnp.zeros(spec.n, dtype=self.dtype),
+                # Delta synapses' voltage jumps, for the next step's neuron update.
+                "jump": jnp.zeros(spec.n, dtype=self.dtype) if jumps else None,
                 "g": tuple(states),
                 "g_init": tuple(g_inits),
                 "step": jnp.zeros((), jnp.int32),
             }
-        self.step_index = 0
+        self.step_index, self.spec, self.dt = 0, spec, dt
         self._chunk = jax.jit(self._run_chunk, donate_argnums=(1,))
         self._compiled = None
 
@@ -231,11 +246,28 @@ class Simulation:
     def datas(self):
         return self.inputs[0]
 
-    def _propagate(self, p, decay, data, state, spiked, ids, count):
-        """One projection's synaptic step, from the network's compacted spike ids."""
+    def _synapses(self, p, advance, factors, data, state, spikes):
+        """Section 4b for one projection: the state advances, then this step's events."""
+        if advance is None:  # the state times one factor, in the strategy's own step
+            return (self._deliver(p, data, state[0], *spikes, factors[0]),)
+        state = list(advance(state, factors))
+        i = p.synapse.input_index
+        state[i] = self._deliver(p, data, state[i], *spikes)
+        return tuple(state)
+
+    def _deliver(self, p, data, state, spiked, ids, count, source_spikes, decay=None):
+        """``state`` (times ``decay``, if given) plus this step's events of one projection,
+        from the network's compacted spike ids (or the spike sources' spikes)."""
         entry = self.entry
+        pre_spikes = (source_spikes if p.from_source else spiked)[p.pre]
         if self.add is None:  # not event-driven: the kernel takes the bool spikes
-            return entry.step(data, state, spiked[p.pre], decay)
+            if decay is None:
+                return entry.deliver(data, state, pre_spikes)
+            return entry.step(data, state, pre_spikes, decay)
+        g = state if decay is None else decayed(state, decay)
+        if p.from_source:  # the kernel compacts the sources' spikes itself
+            return for_each_spike_block(pre_spikes, data.max_spikes,
+                                        functools.partial(self.add, data), g)
         sizes, start, stop = block_sizes(data.max_spikes), p.pre.start, p.pre.stop
         padded = jnp.concatenate([ids, jnp.full(sizes[0], self.n, jnp.int32)])
         first = jnp.count_nonzero(ids < start).astype(jnp.int32)
@@ -249,54 +281,85 @@ class Simulation:
         # second, the kernel's own compaction of the group's spikes, only when this
         # step's spikes overflowed the network's id buffer.
         overflow = count > self.width
-        g = in_blocks(functools.partial(self.add, data), decayed(state, decay), take,
+        g = in_blocks(functools.partial(self.add, data), g, take,
                       jnp.where(overflow, 0, in_group), sizes)
         return for_each_spike_block(spiked[p.pre], data.max_spikes,
                                     functools.partial(self.add, data), g,
                                     first=jnp.where(overflow, 0, data.n_pre))
 
-    def _step(self, inputs, carry):
-        """One step of DESIGN section 3 as a pure function of the carry."""
-        datas, decays = inputs
+    def _conductance(self, p, data, weights, state, g_init, variable=None):
+        """The (n_post,) conductance of a projection's state (weighed where the synapse
+        model weighs its output), plus COBAHH's decaying initial conductance; or another
+        ``variable`` (an index) of the model summed onto the post neurons the same way."""
+        if variable is not None:
+            g_init = None
+        g_state = state[p.synapse.output_index if variable is None else variable]
+        if weights is not None:
+            g_state = g_state * weights
+        g = self.entry.conductance(data, g_state)
+        return g if g_init is None else g + g_init
+
+    def _step(self, inputs, carry, source_spikes):
+        """One step of DESIGN section 3 as a pure function of the carry (and of this
+        step's spike sources' spikes)."""
+        datas, factors, weights = inputs
         vars_, last_spike, spiked = self.model.step(
-            carry["vars"], carry["i_syn"], carry["last_spike"], carry["step"])
+            carry["vars"], carry["i_syn"], carry["last_spike"], carry["step"], carry["jump"])
         words = pack_words(spiked)
         ids, count = compact_words(words, self.n, self.width)
         v = vars_["v"]
         i_syn = jnp.zeros_like(carry["i_syn"])
+        jump = None if carry["jump"] is None else jnp.zeros_like(carry["jump"])
         states, g_inits = [], []
-        for p, decay, data, state, g_init in zip(self.projections, decays, datas,
-                                                 carry["g"], carry["g_init"], strict=True):
-            state = self._propagate(p, decay, data, state, spiked, ids, count)
-            g = self.entry.conductance(data, state)
+        for p, advance, factor, data, w, state, g_init in zip(
+                self.projections, self.advances, factors, datas, weights, carry["g"],
+                carry["g_init"], strict=True):
+            state = self._synapses(p, advance, factor, data, state,
+                                   (spiked, ids, count, source_spikes))
             if g_init is not None:
-                g_init = g_init * decay
-                g = g + g_init
+                g_init = g_init * factor[0]
+            g = self._conductance(p, data, w, state, g_init)
             for c in p.channels:  # in the spec's order for every post neuron
-                e_rev = self.dtype.type(c.e_rev)
-                i_syn = i_syn.at[c.post].add(g[c.g_slice] * (e_rev - v[c.post]))
+                if isinstance(c.output, VoltageJump):
+                    jump = jump.at[c.post].add(g[c.g_slice])
+                else:
+                    i_syn = i_syn.at[c.post].add(c.output.current(g[c.g_slice], v[c.post], jnp))
             states.append(state)
             g_inits.append(g_init)
-        carry = {"vars": vars_, "last_spike": last_spike, "i_syn": i_syn,
+        carry = {"vars": vars_, "last_spike": last_spike, "i_syn": i_syn, "jump": jump,
                  "g": tuple(states), "g_init": tuple(g_inits), "step": carry["step"] + 1}
         return carry, (ids, count, words)
 
-    def _run_chunk(self, inputs, carry, n_valid):
-        def body(carry, active):
+    def _run_chunk(self, inputs, carry, n_valid, source_schedule):
+        """``n_valid`` steps of ``chunk_steps``; ``source_schedule`` holds each step's
+        spike sources' spikes."""
+        def body(carry, step_inputs):
+            active, source_spikes = step_inputs
+
             def skip(carry):
                 words = jnp.zeros(-(-self.n // 32), jnp.uint32)
                 return carry, (jnp.full(self.width, self.n, jnp.int32), jnp.int32(0), words)
 
-            return lax.cond(active, functools.partial(self._step, inputs), skip, carry)
+            def step(carry):
+                return self._step(inputs, carry, source_spikes)
 
-        return lax.scan(body, carry, lax.iota(jnp.int32, self.chunk_steps) < n_valid,
-                        unroll=self.unroll)
+            return lax.cond(active, step, skip, carry)
+
+        active = lax.iota(jnp.int32, self.chunk_steps) < n_valid
+        return lax.scan(body, carry, (active, source_schedule), unroll=self.unroll)
+
+    def _source_schedule(self, size):
+        """The spike sources' spikes of the next ``size`` steps, padded to a chunk."""
+        schedule = np.zeros((self.chunk_steps, self.spec.n_sources), bool)
+        schedule[:size] = self.spec.source_spikes(self.step_index, size, self.dt)
+        return jnp.asarray(schedule)
 
     def compile(self) -> None:
         """Lower and compile the chunk for ``chunk_steps`` steps (shorter chunks reuse it)."""
         with precision(self.dtype):
             self._compiled = self._chunk.lower(
-                self.inputs, self.carry, jnp.int32(self.chunk_steps)).compile()
+                self.inputs, self.carry, jnp.int32(self.chunk_steps),
+                self._source_schedule(0)).compile()
 
     def advance(self, n_steps):
         """Run ``n_steps`` steps (chunk by chunk); their spikes as (steps, ids) NumPy arrays."""
@@ -309,7 +372,7 @@ class Simulation:
             first = self.step_index
             with precision(self.dtype):
                 self.carry, (ids, counts, words) = self._compiled(
-                    self.inputs, self.carry, jnp.int32(size))
+                    self.inputs, self.carry, jnp.int32(size), self._source_schedule(size))
             counts = np.asarray(counts)[:size]
             steps, fired = self._spikes(np.asarray(ids)[:size], counts, words, size)
             out_steps.append((first + steps).astype(np.int32))
@@ -347,14 +410,14 @@ class Simulation:
         out = {k: to_numpy(v).copy() for k, v in carry["vars"].items()}
         out["i_syn"] = to_numpy(carry["i_syn"]).copy()
         out["last_spike"] = to_numpy(carry["last_spike"]).copy()
-        for p, data, state, g_init in zip(self.projections, self.datas, carry["g"],
-                                          carry["g_init"], strict=True):
-            g = self.entry.conductance(data, state)
-            if g_init is not None:
+        for p, data, w, state, g_init in zip(self.projections, self.datas, self.inputs[2],
+                                             carry["g"], carry["g_init"], strict=True):
+            for i, variable in enumerate(p.synapse.variables):
+                output = i == p.synapse.output_index
                 with precision(self.dtype):
-                    g = g + g_init
-            g = to_numpy(g)
-            for name, offset, size in p.parts:
-                out[f"g:{name}"] = g[offset:offset + size].copy()
+                    g = to_numpy(self._conductance(p, data, w, state, g_init,
+                                                   None if output else i))
+                for name, offset, size in p.parts:
+                    out[f"{'g' if output else variable}:{name}"] = g[offset:offset + size].copy()
         return out
 

@@ -128,9 +128,19 @@ jit = numba.njit(cache=True)
 
 
 def with_globals(template, **names):
-    """A copy of the function ``template`` that reads ``names`` as its globals."""
-    return FunctionType(template.__code__, dict(template.__globals__, **names),
+    """A copy of the function ``template`` that reads ``names`` as its globals.
+
+    Its name carries a hash of what it reaches (:func:`_digest`): Numba names the
+    compiled code after the function's qualified name and a per-process counter, and
+    code loaded from the disk cache keeps the names of the process that compiled it.
+    Two copies of one template under one name could then meet in the same process
+    under the same symbol, and a chunk compiled now would call the copy loaded from
+    the cache: the other bindings' code (Delta's jumps read from an empty array).
+    """
+    copy = FunctionType(template.__code__, dict(template.__globals__, **names),
                         template.__name__, template.__defaults__)
+    copy.__qualname__ = f"{template.__qualname__}[{_digest([copy])}]"
+    return copy
 
 
 def cached_with_globals(template, label: str, depends_on=(), **names):
@@ -141,20 +151,27 @@ def cached_with_globals(template, label: str, depends_on=(), **names):
     in. Numba keys its cache on a function's name and file, not on what it calls, so
     the name carries ``label`` (what was bound) and a hash of the source of every
     compiled function it reaches through ``names`` and ``depends_on``, in synbench or
-    in the user's own files: an edited kernel compiles anew, never loads stale code.
+    in the user's own files, and of the constants they read: an edited kernel compiles
+    anew, never loads stale code.
     """
     fn = with_globals(template, **names)
-    digest = hashlib.sha256()
-    for source in _sources([fn, *depends_on]):
-        digest.update(source)
-    fn.__qualname__ = f"{template.__name__}[{label},{digest.hexdigest()[:16]}]"
+    fn.__qualname__ = f"{template.__name__}[{label},{_digest([fn, *depends_on])}]"
     return numba.njit(cache=True)(fn)
+
+
+def _digest(functions) -> str:
+    digest = hashlib.sha256()
+    for source in _sources(functions):
+        digest.update(source)
+    return digest.hexdigest()[:16]
 
 
 def _sources(functions) -> list[bytes]:
     """The source files (generated code: its text) of ``functions`` and of every compiled
-    function they reach through their globals and closures, each once, in a fixed order."""
-    files, todo, seen = set(), list(functions), set()
+    function they reach through their globals and closures, each once, in a fixed order;
+    and which functions and constants each reads from its globals (Numba compiles them
+    in: a flag bound by ``with_globals`` changes the code as much as an edit does)."""
+    files, constants, todo, seen = set(), set(), list(functions), set()
     while todo:
         fn = todo.pop()
         fn = getattr(fn, "py_func", fn)
@@ -166,7 +183,15 @@ def _sources(functions) -> list[bytes]:
         reached += [cell.cell_contents for cell in fn.__closure__ or ()]
         todo += [f for f in reached if isinstance(f, (numba.core.dispatcher.Dispatcher,
                                                       FunctionType))]
-    return [_source(name) for name in sorted(files)]
+        for name in fn.__code__.co_names:
+            value = fn.__globals__.get(name)
+            value = getattr(value, "py_func", value)
+            if isinstance(value, FunctionType):  # which function, not only which file
+                value = f"{value.__module__}.{value.__qualname__}"
+            elif not isinstance(value, (bool, int, float, str)):
+                continue
+            constants.add(f"{fn.__code__.co_filename}:{fn.__qualname__}:{name}={value!r}")
+    return [_source(name) for name in sorted(files)] + [c.encode() for c in sorted(constants)]
 
 
 @functools.cache
@@ -247,7 +272,7 @@ def checked_kernels(name: str, kind: str, deliver, step, conductance) -> dict:
 
     # The runner builds its own data and states, so it calls the kernels unchecked.
     return {"deliver": checked(_checked_deliver), "step": checked(_checked_step),
-            "conductance": checked(_checked_conductance), "unchecked": (step, conductance)}
+            "conductance": checked(_checked_conductance), "unchecked": (step, deliver, conductance)}
 
 
 #: Each strategy's unchecked kernels, by (strategy, "deliver" | "step" | "conductance"):

@@ -17,45 +17,105 @@ import numpy as np
 from numba import literal_unroll
 
 from ...core.errors import SynbenchError
-from ...core.integrators import decay_factor
 from ...core.neurons import NEVER_SPIKED, neuron_model
+from ...core.strategies import state_shape
+from ...core.synapses import COBA, CUBA, MgBlock, SynapseModel, VoltageJump, weights_at_output
 from . import cached_with_globals, jit, with_globals
 
 # What the templates below (``_propagate``, the updates, ``_run_chunk``) call: each run
 # compiles copies of them with these names bound (:func:`chunk_function`). A compiled
 # function passed as an argument instead would keep Numba from caching the chunk.
-integrate = step = conductance = update = propagate = None
-with_synapses = False
+integrate = step = deliver = conductance = update = propagate = advance = None
+with_synapses = with_jumps = single_decay = with_sources = False
+model_input = model_output = 0
 
 
 def _propagate(projection):
     """Step 2 of DESIGN section 3 for one projection, up to its conductance.
 
-    The strategy's step (decay, then this step's spikes) and its conductance: the state
-    itself for post-state strategies, summed into ``out`` otherwise. COBAHH's initial
-    conductance decays on its own and is added into ``g_total``.
+    The synapse model's state advances, this step's spikes are added (section 4b; for
+    a state times one factor, Exponential's, the strategy's own ``step`` does both),
+    then the conductance: the state itself for post-state strategies, summed into
+    ``out`` otherwise, weighed first where the model weighs its output (NMDA). COBAHH's
+    initial conductance decays on its own and is added into ``g_total``.
     """
-    data, state, out, g_init, g_total, spikes, decay = projection
-    step(data, state, spikes, decay)
-    g = conductance(data, state, out)
+    data, state, out, g_init, g_total, spikes, factors, weights, weighted = projection
+    if single_decay:  # a constant: the other branch is not compiled
+        step(data, state[0], spikes, factors[0])
+    else:
+        advance(state, factors)
+        deliver(data, state[model_input], spikes)
+    g_state = state[model_output]
+    if weights.size:
+        flat_state, flat_weights = g_state.reshape(-1), weights.reshape(-1)
+        flat_weighted = weighted.reshape(-1)
+        for k in range(flat_weighted.size):
+            flat_weighted[k] = flat_state[k] * flat_weights[k]
+        g_state = weighted
+    g = conductance(data, g_state, out)
     if g_init.size:
         for j in range(g.size):
-            g_init[j] *= decay
+            g_init[j] *= factors[0]
             g_total[j] = g[j] + g_init[j]
 
 
-@jit
-def _add_currents(i_syn, v, terms):
-    """post.I_syn += g * (E_rev - post.V) for each projection onto one group, in order.
+def _advance_one(state, factors):
+    """One variable per element advanced by the synapse model's ``advance``."""
+    g = state[0].reshape(-1)
+    for k in range(g.size):
+        (g[k],) = advance((g[k],), factors)
 
-    ``terms`` holds each projection's (g, E_rev); one pass over the group adds them all:
-    the same sums in the same order as one pass per projection, with less memory traffic.
+
+def _advance_two(state, factors):
+    """Two variables per element advanced together by the synapse model's ``advance``."""
+    g, h = state[0].reshape(-1), state[1].reshape(-1)
+    for k in range(g.size):
+        g[k], h[k] = advance((g[k], h[k]), factors)
+
+
+_ADVANCES = {1: _advance_one, 2: _advance_two}
+single_decay_template = SynapseModel.advance_template
+
+#: How each output enters the post neuron, as ``_output_current`` reads it.
+COBA_CURRENT, CUBA_CURRENT, MG_BLOCK_CURRENT, VOLTAGE_JUMP = range(4)
+
+
+def output_terms(output) -> tuple:
+    """(kind, e_rev, alpha, mg, beta) of an output of ``core.synapses``."""
+    kind = {COBA: COBA_CURRENT, CUBA: CUBA_CURRENT, MgBlock: MG_BLOCK_CURRENT,
+            VoltageJump: VOLTAGE_JUMP}[type(output)]
+    return (kind, *(float(getattr(output, name, 0.0)) for name in ("e_rev", "alpha", "mg",
+                                                                   "beta")))
+
+
+@jit
+def _output_current(g, v, kind, e_rev, alpha, mg, beta):
+    """The current of conductance ``g`` at ``v``: ``core.synapses``' outputs, operation
+    for operation."""
+    if kind == COBA_CURRENT:
+        return g * (e_rev - v)
+    if kind == CUBA_CURRENT:
+        return g
+    return g * (e_rev - v) / (1 + mg * np.exp(-alpha * v) / beta)
+
+
+@jit
+def _add_currents(i_syn, v, jump, terms):
+    """post.I_syn += the output's current of g for each projection onto one group, in
+    order (Delta's: V's jump at the next step, into ``jump``).
+
+    ``terms`` holds each projection's (g, output kind, e_rev, alpha, mg, beta); one pass
+    over the group adds them all: the same sums in the same order as one pass per
+    projection, with less memory traffic.
     """
     for j in range(v.size):
         current = i_syn[j]
         for q in range(len(terms)):
-            g, e_rev = terms[q]
-            current += g[j] * (e_rev - v[j])
+            g, kind, e_rev, alpha, mg, beta = terms[q]
+            if kind == VOLTAGE_JUMP:
+                jump[j] += g[j]
+            else:
+                current += _output_current(g[j], v[j], kind, e_rev, alpha, mg, beta)
         i_syn[j] = current
 
 
@@ -97,12 +157,15 @@ def lif_update(t, neurons, i_syn, spikes, params):
     float64 and rounds to the state's dtype before the threshold, like the NumPy update.
     Returns the number of spikes.
     """
-    v, last_spike = neurons
+    v, last_spike, jump = neurons
     dt, ref_steps, tau, el, i_bg, v_th, v_reset = params
     n_spikes = 0
     for i in range(v.size):
         refractory = t - last_spike[i] <= ref_steps
         v_int = v.dtype.type(integrate(v[i], t * dt, dt, tau, el, i_bg, i_syn[i]))
+        if with_jumps:  # a constant: Delta synapses' jumps of the previous step
+            v_int += jump[i]
+            jump[i] = 0
         spiked = not refractory and v_int >= v_th
         v[i] = v[i] if refractory else (v_reset if spiked else v_int)
         last_spike[i] = t if spiked else last_spike[i]
@@ -136,15 +199,19 @@ def hh_update(t, neurons, i_syn, spikes, params):
 
 
 def _run_chunk(first, n_steps, params, neurons, i_syn, spikes, projections, currents,
-               steps, ids):
+               steps, ids, source_schedule, source_spikes):
     """``n_steps`` steps from step ``first``: neurons, monitor, projections (if any).
 
+    ``source_schedule`` holds the spike sources' spikes of each step of the chunk, which
+    step by step become ``source_spikes``, the projections' pre spikes from sources.
     Returns the monitor's buffers (new ones if they had to grow) and its spike count.
     """
     count = 0
     for t in range(first, first + n_steps):
         n_spikes = update(t, neurons, i_syn, spikes, params)
         steps, ids, count = _record(t, spikes, n_spikes, steps, ids, count)
+        if with_sources:  # a constant
+            source_spikes[:] = source_schedule[t - first]
         if with_synapses:  # a constant: False compiles neurons alone
             for p in range(len(projections)):  # E2E, E2I, I2E, I2I
                 propagate(projections[p])
@@ -154,21 +221,49 @@ def _run_chunk(first, n_steps, params, neurons, i_syn, spikes, projections, curr
 
 
 @functools.cache
-def chunk_function(neuron_update, integrator, name="neurons", kernels=None):
+def chunk_function(neuron_update, integrator, name="neurons", kernels=None, synapse=None,
+                   with_jump=False, with_sources=False):
     """``_run_chunk`` compiled for ``neuron_update`` (``lif_update``, ``hh_update``)
-    with the generated ``integrator`` and the unchecked ``kernels`` (step, conductance)
-    of entry ``name`` (none: neurons alone), cached on disk across processes
-    (:func:`cached_with_globals`).
+    with the generated ``integrator`` and the unchecked ``kernels`` (step, deliver,
+    conductance) of entry ``name`` (none: neurons alone), cached on disk across
+    processes (:func:`cached_with_globals`).
+
+    ``synapse`` says how the projections' synapse model advances: (its
+    ``advance_template``, its generated integrator or None, its number of variables,
+    the index of its input and of its output variable). ``with_jump``: Delta synapses
+    make V jump. ``with_sources``: some projections start at spike sources.
     """
-    step, conductance = kernels or (None, None)
-    update = numba.njit(with_globals(neuron_update, integrate=numba.njit(integrator)))
-    propagate = numba.njit(with_globals(_propagate, step=step, conductance=conductance))
-    return cached_with_globals(_run_chunk, f"{name},{neuron_update.__name__}",
-                               update=update, propagate=propagate,
-                               with_synapses=kernels is not None)
+    step, deliver, conductance = kernels or (None, None, None)
+    update = numba.njit(with_globals(neuron_update, integrate=numba.njit(integrator),
+                                     with_jumps=with_jump))
+    propagate = None
+    if kernels is not None:
+        template, synapse_integrator, n_variables, model_input, model_output = synapse
+        advance = numba.njit(template if synapse_integrator is None else with_globals(
+            template, integrate=numba.njit(synapse_integrator)))
+        propagate = numba.njit(with_globals(
+            _propagate, step=step, deliver=deliver, conductance=conductance,
+            single_decay=template is single_decay_template, model_input=model_input,
+            model_output=model_output,
+            advance=numba.njit(with_globals(_ADVANCES[n_variables], advance=advance))))
+    label = f"{name},{neuron_update.__name__}"
+    if synapse is not None:
+        label += f",{synapse[0].__name__}"
+    return cached_with_globals(_run_chunk, label, update=update, propagate=propagate,
+                               with_synapses=kernels is not None, with_sources=with_sources)
 
 
 _UPDATES = {"lif": lif_update, "hh": hh_update}
+
+
+def _one_synapse_model(spec):
+    """The projections' synapse model class: one chunk compiles one ``advance``."""
+    classes = {type(p.synapse) for p in spec.projections}
+    if len(classes) > 1:
+        names = ", ".join(sorted(c.__name__ for c in classes))
+        raise SynbenchError(f"the numba runner steps one synapse model class per network, "
+                            f"not {names}; run this network on numpy or jax")
+    return spec.projections[0].synapse
 
 
 def _neuron_params(model, dt):
@@ -201,50 +296,78 @@ class Simulation:
         if model.model.name not in _UPDATES:
             raise SynbenchError(f"the numba runner has no update for {model.model.name!r} neurons")
         self.variables = model.model.variables
-        kernels = (self.entry.id, self.entry.extras["unchecked"]) if self.entry else ()
+        self.with_jump = any(p.synapse.voltage_jump for p in spec.projections)
+        kernels = ()
+        if self.entry is not None:
+            synapse = _one_synapse_model(spec)
+            kernels = (self.entry.id, self.entry.extras["unchecked"],
+                       (synapse.advance_template, synapse.integrator(spec.method),
+                        len(synapse.variables), synapse.input_index, synapse.output_index))
+        self.spec, self.dt = spec, dt
+        with_sources = bool(spec.sources) and self.entry is not None
         self.run_chunk = chunk_function(_UPDATES[model.model.name], model.integrator,
-                                        *kernels)
+                                        *kernels, with_jump=self.with_jump,
+                                        with_sources=with_sources)
+        self.source_spikes = np.zeros(spec.n_sources, np.bool_)
         self.params = _neuron_params(model, dt)
         self.vars = {k: np.array(spec.initial[k], dtype=dtype) for k in self.variables}
         self.last_spike = np.full(spec.n, NEVER_SPIKED, dtype=np.int32)
-        self.neurons = (*self.vars.values(), self.last_spike)
+        # Delta synapses' voltage jumps, which the next LIF update adds to V.
+        self.jump = np.zeros(spec.n if self.with_jump else 0, dtype)
+        jump = (self.jump,) if model.model.name == "lif" else ()
+        self.neurons = (*self.vars.values(), self.last_spike, *jump)
         self.i_syn = np.zeros(spec.n, dtype=dtype)
         self.spikes = np.zeros(spec.n, dtype=np.bool_)
         self.names, self.projections, self.currents = [], (), ()
+        self.output_index, self.variables_of = {}, {}
         if self.entry is not None:
             self._prepare(spec, conns, dt)
         capacity = monitor_capacity or max(1024, spec.n * chunk_steps // 100)
         self.monitor = (np.empty(capacity, np.int32), np.empty(capacity, np.int32))
 
     def _prepare(self, spec, conns, dt):
-        """Per projection (data, state, out, g_init, g_total, pre spikes, decay); per post
-        group (I_syn, V, ((g, E_rev) of each projection onto it)). Spikes, I_syn and V
-        are views of the population's arrays."""
+        """Per projection (data, state, out, g_init, g_total, pre spikes, factors,
+        weights, weighted); per post group (I_syn, V, jump, ((g, output terms) of each
+        projection onto it)). Spikes, I_syn, V and jump are views of the population's
+        arrays."""
         entry, dtype = self.entry, self.dtype
         projections, terms = [], {g.name: [] for g in spec.groups}
         for p in spec.projections:
-            pre, n_post = spec.group(p.pre), spec.group(p.post).size
-            data = entry.prepare(conns[p.name], p.weight, dtype)
-            state = entry.init_state(data)
-            out = np.zeros(0 if entry.state == "post" else n_post, dtype)
+            pre, post = spec.group(p.pre), spec.group(p.post)
+            conn, model = conns[p.name], p.synapse
+            # Empty, of the state's rank, where the weights act at the input.
+            weights = (entry.weights_as_state(conn, p.weight, dtype)
+                       if weights_at_output(entry.state, model) else
+                       np.zeros((0,) * len(state_shape(entry.state, conn)), dtype))
+            data = entry.prepare(conn, 1.0 if weights.size else p.weight, dtype)
+            state = tuple(entry.init_state(data) for _ in model.variables)
+            out = np.zeros(0 if entry.state == "post" else post.size, dtype)
             g_init = spec.initial_g.get(p.name)
             g_init = np.zeros(0, dtype) if g_init is None else np.array(g_init, dtype)
             g_total = np.zeros(g_init.size, dtype)
-            projections.append((data, state, out, g_init, g_total, self.spikes[pre.slice],
-                                dtype.type(decay_factor(p.tau, dt, spec.method))))
+            factors = tuple(dtype.type(f) for f in model.factors(dt, spec.method))
+            pre_spikes = (self.source_spikes if pre.source else self.spikes)[pre.slice]
+            projections.append((data, state, out, g_init, g_total, pre_spikes,
+                                factors, weights, np.zeros_like(weights)))
             # Where this projection's conductance is once _propagate has run.
-            g = g_total if g_init.size else (state if entry.state == "post" else out)
-            terms[p.post].append((g, dtype.type(p.e_rev)))
+            output_state = state[model.output_index]
+            g = g_total if g_init.size else (output_state if entry.state == "post" else out)
+            kind, *params = output_terms(p.output)
+            terms[p.post].append((g, kind, *(dtype.type(x) for x in params)))
             self.names.append(p.name)
+            self.output_index[p.name] = model.output_index
+            self.variables_of[p.name] = model.variables
         self.projections = tuple(projections)
         self.currents = tuple(
-            (self.i_syn[g.slice], self.vars["v"][g.slice], tuple(terms[g.name]))
+            (self.i_syn[g.slice], self.vars["v"][g.slice],
+             self.jump[g.slice] if self.jump.size else self.jump, tuple(terms[g.name]))
             for g in spec.groups if terms[g.name])
 
     def _chunk(self, n_steps):
+        schedule = self.spec.source_spikes(self.step_index, n_steps, self.dt)
         steps, ids, count = self.run_chunk(
             self.step_index, n_steps, self.params, self.neurons, self.i_syn, self.spikes,
-            self.projections, self.currents, *self.monitor)
+            self.projections, self.currents, *self.monitor, schedule, self.source_spikes)
         self.monitor = (steps, ids)
         self.step_index += n_steps
         return steps[:count].copy(), ids[:count].copy()
@@ -261,11 +384,18 @@ class Simulation:
         return all(np.isfinite(v).all() for v in self.vars.values())
 
     def snapshot(self) -> dict[str, np.ndarray]:
-        """Copies of the state: 'v' (and 'm', 'h', 'n'), 'i_syn', 'last_spike', 'g:<name>'."""
+        """Copies of the state: 'v' (and 'm', 'h', 'n'), 'i_syn', 'last_spike', 'g:<name>',
+        and '<variable>:<name>' for a synapse model's other variables (as the NumPy runner's)."""
         out = {k: v.copy() for k, v in self.vars.items()}
         out["i_syn"] = self.i_syn.copy()
         out["last_spike"] = self.last_spike.copy()
-        for name, (data, state, _, g_init, *_) in zip(self.names, self.projections, strict=True):
-            g = np.array(self.entry.conductance(data, state))
-            out[f"g:{name}"] = g + g_init if g_init.size else g
+        for name, projection in zip(self.names, self.projections, strict=True):
+            data, state, _, g_init, _, _, _, weights, _ = projection
+            for i, variable in enumerate(self.variables_of[name]):
+                g = np.array(self.entry.conductance(data, state[i] * weights if weights.size
+                                                    else state[i]))
+                if i == self.output_index[name]:
+                    out[f"g:{name}"] = g + g_init if g_init.size else g
+                else:
+                    out[f"{variable}:{name}"] = g
         return out

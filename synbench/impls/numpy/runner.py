@@ -12,17 +12,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...core.neurons import NEVER_SPIKED, neuron_model
+from ...core.synapses import VoltageJump, weights_at_output
 
 
 @dataclass
 class _Projection:
     name: str
     pre: slice
+    from_source: bool  # ``pre`` slices the spike sources' spikes, not the neurons'
     post: slice
-    data: object
-    state: object
-    decay: float
-    e_rev: float
+    data: object  # prepared with the weights, or with 1.0 where they act at the output
+    state: list  # one array per variable of the synapse model
+    advance: object  # the model's advance(state, factors), or None: state * decay in `step`
+    factors: tuple
+    model_input: int  # the index in ``state`` of the variable events are added to
+    model_output: int  # ... and of the one that reaches the post neuron
+    variables: tuple  # the synapse model's variable names
+    output_weights: object  # the weights in the state's layout, where they act at the output
+    output: object  # COBA / CUBA / MgBlock / VoltageJump
     g_init: object  # decaying initial post conductance (COBAHH), or None
 
 
@@ -34,9 +41,11 @@ class Simulation:
     def __init__(self, spec, entry, conns, dt, dtype, chunk_steps):
         xp, self.dtype = self.xp, np.dtype(dtype)
         self.entry, self.step_index = entry, 0
+        self.spec, self.dt = spec, dt
+        self.source_now = xp.zeros(spec.n_sources, dtype=bool)  # this step's source spikes
         # The kernels without the checks of the public API: the runner built their inputs.
-        self.step_kernel, self.conductance_kernel = (
-            entry.extras["unchecked"] if entry is not None else (None, None))
+        self.step_kernel, self.deliver_kernel, self.conductance_kernel = (
+            entry.extras["unchecked"] if entry is not None else (None, None, None))
         self.model = neuron_model(spec, dt, xp)
         # Copies: the runner writes into its state, and the spec must stay as it was.
         self.vars = {k: xp.asarray(np.array(v, dtype=self.dtype)) for k, v in spec.initial.items()}
@@ -44,31 +53,68 @@ class Simulation:
         self.i_syn = xp.zeros(spec.n, dtype=self.dtype)
         self.projections = []
         for p in spec.projections if entry is not None else ():
-            data = entry.prepare(conns[p.name], p.weight, self.dtype)
-            g_init = spec.initial_g.get(p.name)
-            self.projections.append(_Projection(
-                name=p.name, pre=spec.group(p.pre).slice, post=spec.group(p.post).slice,
-                data=data, state=entry.init_state(data),
-                decay=self.dtype.type(p.synapse.factors(dt, spec.method)[0]),
-                e_rev=self.dtype.type(p.e_rev),
-                g_init=None if g_init is None else xp.asarray(np.array(g_init, self.dtype)),
-            ))
+            self.projections.append(self._projection(spec, p, conns[p.name], dt))
+        # Delta synapses' voltage jumps, applied by the next neuron update.
+        jumps = any(p.synapse.voltage_jump for p in spec.projections) and entry is not None
+        self.jump = xp.zeros(spec.n, dtype=self.dtype) if jumps else None
+
+    def _projection(self, spec, p, conn, dt):
+        xp, dtype, entry, model = self.xp, self.dtype, self.entry, p.synapse
+        weights = (entry.weights_as_state(conn, p.weight, dtype)
+                   if weights_at_output(entry.state, model) else None)
+        data = entry.prepare(conn, p.weight if weights is None else 1.0, dtype)
+        g_init = spec.initial_g.get(p.name)
+        return _Projection(
+            name=p.name, pre=spec.group(p.pre).slice, from_source=spec.group(p.pre).source,
+            post=spec.group(p.post).slice,
+            data=data, state=[entry.init_state(data) for _ in model.variables],
+            advance=None if model.single_decay else model.advance(spec.method, xp),
+            factors=tuple(dtype.type(f) for f in model.factors(dt, spec.method)),
+            model_input=model.input_index, model_output=model.output_index,
+            variables=model.variables,
+            output_weights=weights, output=p.output,
+            g_init=None if g_init is None else xp.asarray(np.array(g_init, dtype)),
+        )
 
     def compile(self) -> None:
         """Nothing to compile: every call runs as it is."""
 
+    def _synapses(self, p, spiked):
+        """Section 4b's step of one projection: advance, add this step's events, reduce."""
+        spikes = (self.source_now if p.from_source else spiked)[p.pre]
+        if p.advance is None:  # Exponential, Delta: the strategy's one-call step
+            p.state[0] = self.step_kernel(p.data, p.state[0], spikes, p.factors[0])
+        else:
+            p.state = list(p.advance(tuple(p.state), p.factors))
+            p.state[p.model_input] = self.deliver_kernel(p.data, p.state[p.model_input], spikes)
+        return self._conductance(p, self.conductance_kernel)
+
+    def _conductance(self, p, conductance, variable=None):
+        """The output variable (or ``variable``, an index) summed onto the post neurons."""
+        g_state = p.state[p.model_output if variable is None else variable]
+        if p.output_weights is not None:
+            g_state = g_state * p.output_weights
+        g = conductance(p.data, g_state)
+        if p.g_init is not None and variable is None:
+            g = g + p.g_init
+        return g
+
     def step(self):
         """One step of DESIGN section 3; returns the bool spike vector."""
-        spiked = self.model.update(self.vars, self.i_syn, self.last_spike, self.step_index)
+        spiked = self.model.update(self.vars, self.i_syn, self.last_spike, self.step_index,
+                                   self.jump)
         self.i_syn[...] = 0
+        if self.jump is not None:
+            self.jump[...] = 0
         v = self.vars["v"]
         for p in self.projections:
-            p.state = self.step_kernel(p.data, p.state, spiked[p.pre], p.decay)
-            g = self.conductance_kernel(p.data, p.state)
             if p.g_init is not None:
-                p.g_init *= p.decay
-                g = g + p.g_init
-            self.i_syn[p.post] += g * (p.e_rev - v[p.post])
+                p.g_init *= p.factors[0]
+            g = self._synapses(p, spiked)
+            if isinstance(p.output, VoltageJump):
+                self.jump[p.post] += g
+            else:
+                self.i_syn[p.post] += p.output.current(g, v[p.post], self.xp)
         self.step_index += 1
         return spiked
 
@@ -76,8 +122,10 @@ class Simulation:
         steps, ids = [], []
         # A diverging state is reported once, with its step range, by ``finite``; not as
         # a stream of NumPy overflow warnings from inside the integrator.
+        sources = self.spec.source_spikes(self.step_index, n_steps, self.dt)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for _ in range(n_steps):
+            for i in range(n_steps):
+                self.source_now = self.xp.asarray(sources[i])
                 k = self.step_index
                 fired = self.to_numpy(self.xp.nonzero(self.step())[0])
                 steps.append(np.full(fired.size, k, dtype=np.int32))
@@ -90,15 +138,19 @@ class Simulation:
         return all(bool(self.xp.isfinite(v).all()) for v in self.vars.values())
 
     def snapshot(self) -> dict[str, np.ndarray]:
-        """Copies of the state as NumPy arrays: 'v', 'i_syn' and 'g:<projection>'."""
+        """Copies of the state as NumPy arrays: 'v', 'i_syn', 'g:<projection>' (the post
+        conductance) and '<variable>:<projection>' for a synapse model's other variables
+        (summed onto the post neurons as g is)."""
         out = {k: self.to_numpy(v).copy() for k, v in self.vars.items()}
         out["i_syn"] = self.to_numpy(self.i_syn).copy()
         out["last_spike"] = self.to_numpy(self.last_spike).copy()
         for p in self.projections:
-            g = self.entry.conductance(p.data, p.state)
-            if p.g_init is not None:
-                g = g + p.g_init
+            g = self._conductance(p, self.entry.conductance)
             out[f"g:{p.name}"] = self.to_numpy(g).copy()
+            for i, variable in enumerate(p.variables):
+                if i != p.model_output:
+                    other = self._conductance(p, self.entry.conductance, i)
+                    out[f"{variable}:{p.name}"] = self.to_numpy(other).copy()
         return out
 
     @staticmethod
