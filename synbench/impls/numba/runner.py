@@ -76,7 +76,7 @@ def _advance_two(state, factors):
 _ADVANCES = {1: _advance_one, 2: _advance_two}
 single_decay_template = SynapseModel.advance_template
 
-#: How each output enters the post neuron, as ``_output_current`` reads it.
+#: How each output enters the post neuron, as ``_add_currents`` reads it.
 COBA_CURRENT, CUBA_CURRENT, MG_BLOCK_CURRENT, VOLTAGE_JUMP = range(4)
 
 
@@ -89,34 +89,29 @@ def output_terms(output) -> tuple:
 
 
 @jit
-def _output_current(g, v, kind, e_rev, alpha, mg, beta):
-    """The current of conductance ``g`` at ``v``: ``core.synapses``' outputs, operation
-    for operation."""
-    if kind == COBA_CURRENT:
-        return g * (e_rev - v)
-    if kind == CUBA_CURRENT:
-        return g
-    return g * (e_rev - v) / (1 + mg * np.exp(-alpha * v) / beta)
-
-
-@jit
 def _add_currents(i_syn, v, jump, terms):
     """post.I_syn += the output's current of g for each projection onto one group, in
-    order (Delta's: V's jump at the next step, into ``jump``).
+    order (Delta's: V's jump at the next step, into ``jump``): ``core.synapses``'
+    outputs, operation for operation.
 
-    ``terms`` holds each projection's (g, output kind, e_rev, alpha, mg, beta); one pass
-    over the group adds them all: the same sums in the same order as one pass per
-    projection, with less memory traffic.
+    ``terms`` holds each projection's (g, output kind, e_rev, alpha, mg, beta). One loop
+    over the group per projection, the kind chosen outside it, so that each loop
+    vectorises; every I_syn[j] adds its terms in the spec's order, as the NumPy runner.
     """
-    for j in range(v.size):
-        current = i_syn[j]
-        for q in range(len(terms)):
-            g, kind, e_rev, alpha, mg, beta = terms[q]
-            if kind == VOLTAGE_JUMP:
+    for q in range(len(terms)):
+        g, kind, e_rev, alpha, mg, beta = terms[q]
+        if kind == COBA_CURRENT:
+            for j in range(v.size):
+                i_syn[j] += g[j] * (e_rev - v[j])
+        elif kind == CUBA_CURRENT:
+            for j in range(v.size):
+                i_syn[j] += g[j]
+        elif kind == MG_BLOCK_CURRENT:
+            for j in range(v.size):
+                i_syn[j] += g[j] * (e_rev - v[j]) / (1 + mg * np.exp(-alpha * v[j]) / beta)
+        else:
+            for j in range(v.size):
                 jump[j] += g[j]
-            else:
-                current += _output_current(g[j], v[j], kind, e_rev, alpha, mg, beta)
-        i_syn[j] = current
 
 
 @jit
