@@ -151,10 +151,10 @@ def test_a_driven_group_gives_the_same_g_and_v_on_every_backend(backend, synapse
     spec, monitor = driven(synapse), Monitor(("v", "g:P2N"), neurons=[0, 3, 9], every=2)
     reference = run(spec, "pre_ids", "numpy", duration=100.0, monitor=monitor)
     assert reference.events > 0
-    for strategy in ("pre_ids", "align_pre_csr"):
-        result = run(spec, strategy, backend, duration=100.0, monitor=monitor)
-        assert result.first_difference(reference) is None and result.events == reference.events
-        for name, trace in reference.traces.items():
-            assert np.abs(result.traces[name] - trace).max() <= 1e-12 * np.abs(trace).max()
+    # AlignPre holds every model exactly (the rasters of every entry are tested elsewhere).
+    result = run(spec, "align_pre_csr", backend, duration=100.0, monitor=monitor)
+    assert result.first_difference(reference) is None and result.events == reference.events
+    for name, trace in reference.traces.items():
+        assert np.abs(result.traces[name] - trace).max() <= 1e-12 * np.abs(trace).max()
     drawn = reference.plot_traces()
     assert [ax.get_ylabel() for ax in drawn] == ["v", "g:P2N"]

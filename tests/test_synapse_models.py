@@ -338,6 +338,10 @@ def test_cli_refuses_an_inexact_pair_in_one_line_and_lists_the_exact_ones():
         capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "--allow-inexact" in refused.stderr
+    other_network = subprocess.run(
+        [sys.executable, "-m", "synbench", "run", "--network", "cobahh", "--synapse", "nmda"],
+        capture_output=True, text=True, timeout=300)
+    assert other_network.returncode == 2 and "--synapse chooses COBA's" in other_network.stderr
     listed = subprocess.run([sys.executable, "-m", "synbench", "list", "--synapse", "nmda"],
                             capture_output=True, text=True, timeout=300)
     names = {line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip()}

@@ -50,6 +50,32 @@ def _positive(owner, **values) -> None:
             raise SynbenchError(f"{owner}: {name} must be a positive number (ms), not {value!r}")
 
 
+def _scale(state, factors):
+    """Every variable times its own factor (Exponential, Delta)."""
+    (g,), (decay,) = state, factors
+    return (g * decay,)
+
+
+def _two_stage(state, factors):
+    """The exact propagator of dg/dt = -g/tau_decay + h, dh/dt = -h/tau_rise."""
+    (g, h), (decay_g, decay_h, rise_to_g) = state, factors
+    return (g * decay_g + h * rise_to_g, h * decay_h)
+
+
+def _integrated(state, factors):
+    """Two variables advanced by the generated integrator bound as ``integrate``."""
+    (g, x), params = state, factors
+    return integrate(g, x, 0.0, *params)  # noqa: F821 - bound by bind_integrator
+
+
+@functools.cache
+def bind_integrator(template, integrator):
+    """A copy of ``template`` that calls ``integrator`` as ``integrate`` (for Numba, bind
+    the compiled integrator instead)."""
+    return FunctionType(template.__code__, dict(template.__globals__, integrate=integrator),
+                        template.__name__, template.__defaults__)
+
+
 class SynapseModel:
     """What every synapse model says about itself.
 
@@ -80,7 +106,7 @@ class SynapseModel:
 
     #: ``advance``'s code: a plain function ``(state, factors) -> state`` of arithmetic,
     #: which may call ``integrate``, the model's generated integrator (:meth:`integrator`).
-    advance_template = None  # set below: _scale
+    advance_template = staticmethod(_scale)
 
     def integrator(self, method: str = "exp_euler", xp=np):
         """The generated integrator ``advance`` calls, or None (exact propagators)."""
@@ -114,35 +140,6 @@ class SynapseModel:
     def describe(self) -> str:
         params = ", ".join(f"{f.name}={getattr(self, f.name):g}" for f in fields(self))
         return f"{self.name}({params})"
-
-
-def _scale(state, factors):
-    """Every variable times its own factor (Exponential, Delta)."""
-    (g,), (decay,) = state, factors
-    return (g * decay,)
-
-
-SynapseModel.advance_template = staticmethod(_scale)
-
-
-def _two_stage(state, factors):
-    """The exact propagator of dg/dt = -g/tau_decay + h, dh/dt = -h/tau_rise."""
-    (g, h), (decay_g, decay_h, rise_to_g) = state, factors
-    return (g * decay_g + h * rise_to_g, h * decay_h)
-
-
-def _integrated(state, factors):
-    """Two variables advanced by the generated integrator bound as ``integrate``."""
-    (g, x), params = state, factors
-    return integrate(g, x, 0.0, *params)  # noqa: F821 - bound by bind_integrator
-
-
-@functools.cache
-def bind_integrator(template, integrator):
-    """A copy of ``template`` that calls ``integrator`` as ``integrate`` (for Numba, bind
-    the compiled integrator instead)."""
-    return FunctionType(template.__code__, dict(template.__globals__, integrate=integrator),
-                        template.__name__, template.__defaults__)
 
 
 @dataclass(frozen=True)

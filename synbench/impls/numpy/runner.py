@@ -25,9 +25,7 @@ class _Projection:
     state: list  # one array per variable of the synapse model
     advance: object  # the model's advance(state, factors), or None: state * decay in `step`
     factors: tuple
-    model_input: int  # the index in ``state`` of the variable events are added to
-    model_output: int  # ... and of the one that reaches the post neuron
-    variables: tuple  # the synapse model's variable names
+    model: object  # the synapse model: its variables, input and output
     output_weights: object  # the weights in the state's layout, where they act at the output
     output: object  # COBA / CUBA / MgBlock / VoltageJump
     g_init: object  # decaying initial post conductance (COBAHH), or None
@@ -70,9 +68,7 @@ class Simulation:
             data=data, state=[entry.init_state(data) for _ in model.variables],
             advance=None if model.single_decay else model.advance(spec.method, xp),
             factors=tuple(dtype.type(f) for f in model.factors(dt, spec.method)),
-            model_input=model.input_index, model_output=model.output_index,
-            variables=model.variables,
-            output_weights=weights, output=p.output,
+            model=model, output_weights=weights, output=p.output,
             g_init=None if g_init is None else xp.asarray(np.array(g_init, dtype)),
         )
 
@@ -86,12 +82,13 @@ class Simulation:
             p.state[0] = self.step_kernel(p.data, p.state[0], spikes, p.factors[0])
         else:
             p.state = list(p.advance(tuple(p.state), p.factors))
-            p.state[p.model_input] = self.deliver_kernel(p.data, p.state[p.model_input], spikes)
+            i = p.model.input_index
+            p.state[i] = self.deliver_kernel(p.data, p.state[i], spikes)
         return self._conductance(p, self.conductance_kernel)
 
     def _conductance(self, p, conductance, variable=None):
         """The output variable (or ``variable``, an index) summed onto the post neurons."""
-        g_state = p.state[p.model_output if variable is None else variable]
+        g_state = p.state[p.model.output_index if variable is None else variable]
         if p.output_weights is not None:
             g_state = g_state * p.output_weights
         g = conductance(p.data, g_state)
@@ -147,8 +144,8 @@ class Simulation:
         for p in self.projections:
             g = self._conductance(p, self.entry.conductance)
             out[f"g:{p.name}"] = self.to_numpy(g).copy()
-            for i, variable in enumerate(p.variables):
-                if i != p.model_output:
+            for i, variable in enumerate(p.model.variables):
+                if i != p.model.output_index:
                     other = self._conductance(p, self.entry.conductance, i)
                     out[f"{variable}:{p.name}"] = self.to_numpy(other).copy()
         return out
