@@ -32,6 +32,7 @@ from .synapses import (
     SynapseModel,
     VoltageJump,
     check_pair,
+    model_name,
 )
 
 
@@ -338,7 +339,7 @@ def synapse_choice(synapse) -> str:
     if isinstance(synapse, str) and synapse in MODELS:
         return synapse
     if isinstance(synapse, SynapseModel):
-        return next(k for k, v in MODELS.items() if isinstance(synapse, v))
+        return model_name(synapse)
     raise SynbenchError(f"unknown synapse model {synapse!r}; choose from {', '.join(MODELS)}")
 
 

@@ -314,7 +314,7 @@ class Simulation:
         self.i_syn = np.zeros(spec.n, dtype=dtype)
         self.spikes = np.zeros(spec.n, dtype=np.bool_)
         self.names, self.projections, self.currents = [], (), ()
-        self.output_index, self.variables_of = {}, {}
+        self.models = {}  # each projection's synapse model, for snapshot
         if self.entry is not None:
             self._prepare(spec, conns, dt)
         capacity = monitor_capacity or max(1024, spec.n * chunk_steps // 100)
@@ -350,8 +350,7 @@ class Simulation:
             kind, *params = output_terms(p.output)
             terms[p.post].append((g, kind, *(dtype.type(x) for x in params)))
             self.names.append(p.name)
-            self.output_index[p.name] = model.output_index
-            self.variables_of[p.name] = model.variables
+            self.models[p.name] = model
         self.projections = tuple(projections)
         self.currents = tuple(
             (self.i_syn[g.slice], self.vars["v"][g.slice],
@@ -386,10 +385,11 @@ class Simulation:
         out["last_spike"] = self.last_spike.copy()
         for name, projection in zip(self.names, self.projections, strict=True):
             data, state, _, g_init, _, _, _, weights, _ = projection
-            for i, variable in enumerate(self.variables_of[name]):
+            model = self.models[name]
+            for i, variable in enumerate(model.variables):
                 g = np.array(self.entry.conductance(data, state[i] * weights if weights.size
                                                     else state[i]))
-                if i == self.output_index[name]:
+                if i == model.output_index:
                     out[f"g:{name}"] = g + g_init if g_init.size else g
                 else:
                     out[f"{variable}:{name}"] = g
