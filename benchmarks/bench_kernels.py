@@ -22,6 +22,7 @@ from .common import (
     p_for,
     prepared,
     skip_if_too_big,
+    skip_if_unsuited,
     spike_pool,
 )
 
@@ -50,6 +51,7 @@ class KernelStep:
     def setup(self, entry_id, n_pre, rate_hz):
         self.entry = entry_or_skip(entry_id)
         p = p_for(n_pre) if self.p is None else self.p
+        skip_if_unsuited(self.entry, connectivity(n_pre, n_pre, p))
         skip_if_too_big(self.entry, connectivity(n_pre, n_pre, p))
         self.module = backend_module(self.entry)
         # Built and checked once per process, reused by every sample.
@@ -94,6 +96,7 @@ class KernelPrepare:
     def setup(self, entry_id, n_pre):
         self.entry = entry_or_skip(entry_id)
         self.conn = connectivity(n_pre, n_pre, p_for(n_pre))
+        skip_if_unsuited(self.entry, self.conn)
         skip_if_too_big(self.entry, self.conn)
 
     def peakmem_prepare(self, entry_id, n_pre):
@@ -113,6 +116,7 @@ class KernelMemory:
     def setup(self, entry_id, n_pre):
         self.entry = entry_or_skip(entry_id)
         self.conn = connectivity(n_pre, n_pre, p_for(n_pre))
+        skip_if_unsuited(self.entry, self.conn)
 
     def track_bytes_per_synapse(self, entry_id, n_pre):
         return self.entry.nbytes(self.conn, DTYPE) / max(self.conn.n_syn, 1)

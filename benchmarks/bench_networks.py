@@ -26,6 +26,7 @@ from .common import (
     network_spec,
     skip_if_inexact,
     skip_if_too_big,
+    skip_if_unsuited,
     skip_unless_heavy_wanted,
 )
 
@@ -52,6 +53,7 @@ class _Network:
         self.spec = network_spec(self.network, n, self.synapse)
         skip_if_inexact(self.entry, self.spec)
         self.conns = network_connectivity(self.network, n)
+        skip_if_unsuited(self.entry, self.conns)
         skip_if_too_big(self.entry, self.conns)
         try:
             self.entry.check_fits(self.conns.values(), DTYPE)  # synbench.run's own refusal

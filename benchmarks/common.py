@@ -64,8 +64,9 @@ def p_for(n):
 
 @cache
 def connectivity(n_pre, n_post, p):
-    """FixedProb(p) between n_pre and n_post neurons with the suite's seed."""
-    return synbench.FixedProb(p, seed=SEED).build(n_pre, n_post)
+    """FixedProb(p) between n_pre and n_post neurons with the suite's seed, counter-based
+    (each neuron's synapses from (seed, neuron) alone) so that ``procedural`` runs too."""
+    return synbench.FixedProb(p, seed=SEED, counter_based=True).build(n_pre, n_post)
 
 
 @cache
@@ -74,6 +75,7 @@ def prepared(entry_id, n_pre, p=None):
     (``p`` defaults to ``p_for(n_pre)``), checked against the reference once."""
     entry = entry_or_skip(entry_id)
     conn = connectivity(n_pre, n_pre, p_for(n_pre) if p is None else p)
+    skip_if_unsuited(entry, conn)
     data = entry.prepare(conn, 0.6, DTYPE)
     check_against_reference(entry, data, conn, 0.6)
     return data
@@ -114,10 +116,11 @@ def spike_pool(backend, n_pre, rate_hz):
 
 @cache
 def network_spec(name, n, synapse="exponential"):
-    """COBA, CUBA or COBAHH with n neurons (p = 0.02 at 4000, else 80 / n), network seed 0;
-    COBA with ``synapse``'s model on its projections."""
+    """COBA, CUBA or COBAHH with n neurons (p = 0.02 at 4000, else 80 / n), network seed 0,
+    counter-based connectivity (so that ``procedural`` runs too); COBA with ``synapse``'s
+    model on its projections."""
     kwargs = {} if synapse == "exponential" else {"synapse": synapse}
-    return synbench.network(name, n, **kwargs)
+    return synbench.network(name, n, counter_based=True, **kwargs)
 
 
 @cache
@@ -133,6 +136,16 @@ def skip_if_inexact(entry, spec):
     why = registry.inexact_reason(entry.name, spec.synapse_models())
     if why is not None:
         raise NotImplementedError(why)
+
+
+def skip_if_unsuited(entry, conns, weight=0.6):
+    """NotImplementedError (asv's skip) for a strategy that holds one kind of connectivity
+    only (all2all, one2one) when ``conns`` (one Connectivity or a network's dict) is not
+    of that kind."""
+    for conn in conns.values() if isinstance(conns, dict) else [conns]:
+        why = strategies.unsuited_reason(entry.name, conn, weight)
+        if why is not None:
+            raise NotImplementedError(why)
 
 
 def skip_unless_heavy_wanted(entry, n):

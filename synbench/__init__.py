@@ -11,18 +11,24 @@ from ._version import __version__
 from .compare import compare
 from .core import connect, registry, strategies, synapses
 from .core.connect import (
+    DOG,
     All2All,
     Connectivity,
     FixedPostNum,
     FixedPreNum,
     FixedProb,
     GaussianProb,
+    GaussianWeight,
     GridEight,
     GridFour,
     GridN,
     IJConn,
     MatConn,
     One2One,
+    PowerLaw,
+    ScaleFreeBA,
+    ScaleFreeBADual,
+    SmallWorld,
 )
 from .core.errors import SynbenchError, SynbenchWarning
 from .core.integrators import odeint
@@ -35,17 +41,20 @@ from .core.networks import (
     cuba,
     driven,
     network,
+    with_connector,
 )
 from .core.registry import KERNEL_API_VERSION
 from .fastest import clear_fastest_cache, fastest
 from .run import Monitor, RunResult, run
 
 __all__ = [
-    "KERNEL_API_VERSION", "All2All", "Connectivity", "FixedPostNum", "FixedPreNum", "FixedProb",
-    "GaussianProb", "GridEight", "GridFour", "GridN", "IJConn", "MatConn", "NetworkSpec",
-    "Monitor", "One2One", "PoissonSource", "RunResult", "SpikeTimes", "SynbenchError",
+    "KERNEL_API_VERSION", "DOG", "All2All", "Connectivity", "FixedPostNum", "FixedPreNum",
+    "FixedProb", "GaussianProb", "GaussianWeight", "GridEight", "GridFour", "GridN", "IJConn",
+    "MatConn", "NetworkSpec", "Monitor", "One2One", "PoissonSource", "PowerLaw", "RunResult",
+    "ScaleFreeBA", "ScaleFreeBADual", "SmallWorld", "SpikeTimes", "SynbenchError",
     "SynbenchWarning", "coba", "cobahh", "compare", "cuba", "driven",
     "connect", "network", "odeint", "registry", "run", "fastest", "clear_fastest_cache",
+    "with_connector",
     "strategies", "synapses",
     "__version__",
 ]

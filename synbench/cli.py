@@ -49,6 +49,10 @@ def _add_network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="exp_euler", choices=["exp_euler", "euler", "rk2", "rk4"])
     p.add_argument("--synapse", default="exponential", choices=list(MODELS),
                    help="synapse model of COBA's projections (default exponential)")
+    p.add_argument("--counter-based", action="store_true",
+                   help="draw each neuron's synapses from (seed, neuron) alone, so that the "
+                        "procedural strategy can regenerate them (other synapses than the "
+                        "default's, with the same statistics)")
     p.add_argument("--allow-inexact", action="store_true",
                    help="run strategies that cannot hold the synapse model exactly too "
                         "(NMDA summed per post neuron), labelled inexact: for teaching")
@@ -60,7 +64,8 @@ def _spec(args):
     if synapse and args.network != "coba":
         raise SynbenchError(f"--synapse chooses COBA's synapse model; {args.network} has its "
                             "own (leave --synapse out, or use --network coba)")
-    return network(args.network, args.n, args.seed, p=args.p, method=args.method, **synapse)
+    return network(args.network, args.n, args.seed, p=args.p, method=args.method,
+                   counter_based=args.counter_based, **synapse)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds for the whole tuning, compilation included (default 10)")
     p.add_argument("--synapse", default=None, choices=list(MODELS),
                    help="only the strategies that hold this synapse model exactly")
+    p.add_argument("--counter-based", action="store_true",
+                   help="with --p: draw each neuron's synapses from (seed, neuron) alone, so "
+                        "that the procedural strategy is timed too")
     p.add_argument("--no-cache", action="store_true",
                    help="neither read nor write the cache of earlier results")
     return parser
@@ -129,7 +137,9 @@ def cmd_list(args) -> None:
         inexact = [model_name(m) for m in every if exactness(entry.state, m) is not None]
         if args.synapse in inexact:
             continue
-        status = (", ".join(entry.needs) if entry.is_available
+        only = entry.strategy.connectivity
+        needs = (", ".join(entry.needs) or "no structure") + (f"; {only} only" if only else "")
+        status = (needs if entry.is_available
                   else f"unavailable: {entry.unavailable or reasons[entry.backend]}")
         exact_for = "all but " + ", ".join(inexact) if inexact else "every model"
         print(f"{entry.name:<16} {entry.backend:<8} {entry.state:<8} "
@@ -203,12 +213,16 @@ def cmd_autotune(args) -> None:
         if args.n_pre is not None or args.n_post is not None:
             raise SynbenchError("--n-pre and --n-post come from the file with --conn; "
                                 "leave them out")
+        if args.counter_based:
+            raise SynbenchError("--counter-based builds the connectivity of --p; a file given "
+                                "with --conn holds its synapses as they are")
         conn = Connectivity.load(args.conn)
     else:
         if args.n_pre is None:
             raise SynbenchError("--p needs --n-pre (and --n-post, which defaults to --n-pre)")
         n_post = args.n_pre if args.n_post is None else args.n_post
-        conn = FixedProb(args.p, seed=0).build(args.n_pre, n_post)
+        conn = FixedProb(args.p, seed=0, counter_based=args.counter_based).build(args.n_pre,
+                                                                                  n_post)
     result = fastest(conn, backend=args.backend, rate_hz=args.rate, dtype=args.dtype,
                      budget_s=args.budget, cache=not args.no_cache, synapse=args.synapse,
                      log=lambda line: print(line, file=sys.stderr))

@@ -18,7 +18,15 @@ from .core.errors import SynbenchError
 from .core.networks import NetworkSpec
 from .core.synapses import exactness
 from .outputs import save_figure, write_text
-from .run import RunResult, check_dtype, check_spec, figure_and_axes, n_steps_for, run
+from .run import (
+    RunResult,
+    check_dtype,
+    check_spec,
+    figure_and_axes,
+    n_steps_for,
+    run,
+    unsuited_reason,
+)
 
 # When dense does not fit at this n, the raster is checked against the first of these
 # that runs here and holds the network's synapse models exactly (the table says which).
@@ -279,6 +287,14 @@ def compare(
         runnable = [e for e in runnable if e not in inexact]
         skipped += [Row(e.name, e.backend, skipped=f"inexact: {_why_inexact(e, models)} "
                         "(--allow-inexact runs it, labelled)") for e in inexact]
+    conns = spec.connectivity()
+    unsuited = {e: unsuited_reason(spec, e.name, conns) for e in runnable}
+    unsuited = {e: why for e, why in unsuited.items() if why is not None}
+    if unsuited and strategies:
+        raise SynbenchError(next(iter(unsuited.values())))
+    runnable = [e for e in runnable if e not in unsuited]
+    skipped += [Row(e.name, e.backend, skipped=f"not for this connectivity: {why}")
+                for e, why in unsuited.items()]
     if strategies is None and backends is None and not all_matrix:
         aside = [e for e in runnable if e.dense and e.backend != reference[1]]
         runnable = [e for e in runnable if e not in aside]
@@ -289,7 +305,6 @@ def compare(
                 f"(matrix strategies take minutes each; --all-matrix runs them on "
                 f"{', '.join(dict.fromkeys(e.backend for e in aside))} too)")
     started = time.perf_counter()
-    conns = spec.connectivity()
     float64_runs, float64_failures = {}, {}
     if given is not None:
         float64_runs[reference] = given

@@ -274,6 +274,7 @@ def fastest(
     used = dict(connectivity=conn, weight=weight, order=order)
     candidates, skipped = _candidates(backend, strategies)
     candidates = _exact(candidates, skipped, synapse, strategies)
+    candidates = _suited(candidates, skipped, conn, weight, strategies)
     wanted = tuple(e.name for e in candidates) + tuple(sorted(skipped))
     signature = connectivity_signature(conn, weight)
     criterion = (f"seconds per step at {rates[0]:g} Hz" if len(rates) == 1 else
@@ -510,6 +511,21 @@ def _exact(candidates, skipped, synapse, strategies):
         else:
             exact.append(entry)
     return exact
+
+
+def _suited(candidates, skipped, conn, weight, strategies):
+    """The candidates that hold ``conn`` and ``weight`` (all2all: all-to-all only; procedural:
+    counter-based connectivity and one weight); the others into ``skipped``."""
+    suited = []
+    for entry in candidates:
+        why = registry.strategies.unsuited_reason(entry.name, conn, weight)
+        if why is not None and strategies is not None:
+            raise SynbenchError(why)
+        if why is not None:
+            skipped[entry.name] = why
+        else:
+            suited.append(entry)
+    return suited
 
 
 def _candidates(backend, strategies):

@@ -11,6 +11,7 @@ bar, timing and the result.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import numbers
 import time
@@ -20,7 +21,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .core import registry
+from .core import registry, strategies
 from .core.connect import Connectivity
 from .core.errors import SynbenchError, SynbenchWarning
 from .core.networks import NetworkSpec
@@ -231,6 +232,37 @@ def check_exact(spec: NetworkSpec, strategy: str | None, allow_inexact: bool) ->
     return why
 
 
+def unsuited_reason(spec: NetworkSpec, strategy: str, conns: dict) -> str | None:
+    """None when ``strategy`` holds every projection's connectivity and weight, else why
+    not (all2all holds all-to-all connectivity only, procedural a counter-based one)."""
+    spec, conns = with_weights(spec, conns)
+    for p in spec.projections:
+        why = strategies.unsuited_reason(strategy, conns[p.name], p.weight)
+        if why is not None:
+            return f"projection {p.name}: {why}"
+    return None
+
+
+def with_weights(spec: NetworkSpec, conns: dict) -> tuple[NetworkSpec, dict]:
+    """``(spec, conns)`` as the runners take them: each projection's weight resolved
+    against its connectivity (:meth:`Projection.weight_for`), here and nowhere else.
+
+    A projection with weight=None gets its connectivity's per-synapse weights, in
+    canonical order, and its connectivity is given in canonical form (the same synapses,
+    no ``order``) so that ``prepare`` reads them as meant. The arguments are not changed.
+    """
+    if all(p.weight is not None for p in spec.projections):
+        return spec, conns
+    projections, conns = [], dict(conns)
+    for p in spec.projections:
+        if p.weight is None:
+            conn = conns[p.name]
+            p = dataclasses.replace(p, weight=p.weight_for(conn))
+            conns[p.name] = conn.canonical()[0]
+        projections.append(p)
+    return dataclasses.replace(spec, projections=tuple(projections)), conns
+
+
 def check_conns(spec: NetworkSpec, conns: dict) -> dict:
     """``conns`` must hold a Connectivity of the right sizes for every projection."""
     if not isinstance(conns, dict):
@@ -295,11 +327,15 @@ def run(
         chunk_steps = monitor.every  # one snapshot after each chunk
     if entry is not None:
         conns = spec.connectivity() if conns is None else check_conns(spec, conns)
+        why = unsuited_reason(spec, strategy, conns)
+        if why is not None:
+            raise SynbenchError(why)
+        weighted, conns = with_weights(spec, conns)  # weight=None: the connectivity's
         entry.check_fits([(conns[p.name], p.synapse) for p in spec.projections], dtype)
     else:
-        conns = {}
+        weighted, conns = spec, {}
 
-    sim = module.Simulation(spec, entry, conns, dt, dtype, chunk_steps)
+    sim = module.Simulation(weighted, entry, conns, dt, dtype, chunk_steps)
     start = time.perf_counter()
     sim.compile()
     compile_s = time.perf_counter() - start
@@ -443,8 +479,7 @@ def _events(spec: NetworkSpec, conns: dict, spike_ids: np.ndarray, n_steps: int,
     total = 0
     for p in spec.projections:
         pre = spec.group(p.pre)
-        fanout = np.diff(conns[p.name].require("pre_slice"), axis=1)[:, 0]
         total += int((source_counts if pre.source else counts)[pre.slice]
-                     @ fanout.astype(np.int64))
+                     @ conns[p.name].out_degrees())
     return total
 

@@ -532,7 +532,8 @@ def test_bad_input_raises_one_clear_error(make, match):
 
 
 def test_connector_repr_names_its_parameters():
-    assert repr(FixedProb(0.1, seed=3)) == "FixedProb(prob=0.1, include_self=True, seed=3)"
+    assert repr(FixedProb(0.1, seed=3)) == ("FixedProb(prob=0.1, include_self=True, seed=3, "
+                                            "counter_based=False)")
     assert repr(GridN(2)) == "GridN(N=2, include_self=False, periodic_boundary=False)"
     assert repr(IJConn([0, 1], [1, 0])) == "IJConn(<2 pairs>)"
 

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from suited import connectivity_for, weight_for
 
 from synbench.core import registry
 from synbench.core.connect import FixedProb
@@ -39,13 +40,14 @@ _CALLS = """
 import contextlib, json, sys
 import numpy as np
 from synbench.core import registry
-from synbench.core.connect import FixedProb
 from synbench.core.errors import SynbenchError
 
-backend, n_pre, n_post, names = json.loads(sys.argv[1])
+backend, n_pre, n_post, names, tests = json.loads(sys.argv[1])
+sys.path.insert(0, tests)
+from suited import connectivity_for
+
 module = registry.BACKENDS[backend].load()
 precision = getattr(module, "precision", lambda dtype: contextlib.nullcontext())
-conn = FixedProb(0.3, seed=1).build(n_pre, n_post)
 
 
 def report(entry, call, fn):
@@ -73,6 +75,7 @@ def in_users_jit(entry):
 
 for name in names:
     entry = registry.get(name, backend)
+    conn = connectivity_for(name, n_pre, n_post)
     with precision("float64"):
         data = entry.prepare(conn, 0.5, "float64")
         state = entry.init_state(data)
@@ -117,7 +120,8 @@ def test_bad_calls_raise_synbench_errors_not_crashes(backend):
     if reason is not None:
         pytest.skip(f"backend {backend} unavailable: {reason}")
     entries = {e.id: e for e in ENTRIES if e.backend == backend}
-    arguments = json.dumps([backend, N_PRE, N_POST, [e.name for e in entries.values()]])
+    arguments = json.dumps([backend, N_PRE, N_POST, [e.name for e in entries.values()],
+                            str(ROOT / "tests")])
     ran = subprocess.run([sys.executable, "-c", _CALLS, arguments],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     lines = [json.loads(line) for line in ran.stdout.splitlines() if line.startswith("[")]
@@ -125,10 +129,10 @@ def test_bad_calls_raise_synbench_errors_not_crashes(backend):
         f"the {backend} calls died (exit {ran.returncode}) after {lines[-1:] or 'no call'}:\n"
         f"{ran.stderr[-3000:]}")
     assert {line[0] for line in lines} == set(entries), "every entry must have been called"
-    conn = FixedProb(0.3, seed=1).build(N_PRE, N_POST)
     for entry_id, call, outcome, message in lines:
         assert outcome == "SynbenchError", f"{entry_id} {call}: {outcome} {message}"
-        shape = _state_shape(entries[entry_id], conn)
+        entry = entries[entry_id]
+        shape = _state_shape(entry, connectivity_for(entry.name, N_PRE, N_POST))
         for word in _expected_words(call, shape):
             assert word in message, f"{entry_id} {call}: {word!r} not in {message!r}"
 
@@ -158,7 +162,7 @@ def test_prepare_refuses_what_is_not_a_connectivity(entry):
 @each_entry
 @pytest.mark.parametrize("dtype", ["float16", np.int32, "complex128", "nonsense", None])
 def test_prepare_refuses_dtypes_other_than_float64_and_float32(entry, dtype):
-    conn = FixedProb(0.3, seed=1).build(4, 3)
+    conn = connectivity_for(entry.name, 4, 3)
     with pytest.raises(SynbenchError, match="dtype must be one of float64, float32"):
         entry.prepare(conn, 0.5, dtype)
 
@@ -200,8 +204,8 @@ EXAMPLES = {"numpy": 40, "numba": 8, "jax": 8, "cupy": 8}
 @cache
 def _prepared(entry):
     """(conn, weight, data): one connectivity and per-synapse weights per entry."""
-    conn = FixedProb(0.3, seed=2).build(N_PRE, N_POST)
-    weight = np.random.default_rng(3).uniform(0.5, 1.5, conn.n_syn)
+    conn = connectivity_for(entry.name, N_PRE, N_POST, seed=2)
+    weight = weight_for(entry.name, conn)
     with _precision(entry.backend):
         return conn, weight, entry.prepare(conn, weight, "float64")
 

@@ -7,6 +7,7 @@ inside a test (test_registry.py) goes through exactly the same checks.
 """
 
 import contextlib
+import re
 
 import numpy as np
 import pytest
@@ -34,17 +35,41 @@ def _case_empty_rows_and_columns():
     return IJConn(pre, post).build(6, 6)
 
 
+def _case_hubs():
+    # Sparse random synapses, plus pre 3 projecting to almost every post neuron and
+    # post 5 receiving from almost every pre neuron: the degrees that padded layouts
+    # (ELL, JAX's padded rows) pay for and atomic additions contend on.
+    rng = np.random.default_rng(7)
+    n_pre, n_post = 40, 30
+    mask = rng.random((n_pre, n_post)) < 0.05
+    mask[3, rng.random(n_post) < 0.9] = True
+    mask[rng.random(n_pre) < 0.9, 5] = True
+    pre, post = np.nonzero(mask)
+    return IJConn(pre, post).build(n_pre, n_post)
+
+
 CONNECTIVITIES = {
     "fixedprob": lambda: FixedProb(0.3, seed=3).build(23, 17),
     "empty_rows_cols": _case_empty_rows_and_columns,
     "all2all": lambda: All2All().build(5, 4),
+    "all2all_no_self": lambda: All2All(include_self=False).build(6),
     "one2one": lambda: One2One().build(7, 7),
     "fixedpostnum": lambda: FixedPostNum(3, seed=1).build(9, 11),
     "no_synapses": lambda: IJConn([], []).build(4, 3),
+    "hubs": _case_hubs,
+    # Counter-based: the synapses of each pre neuron from (seed, pre) alone.
+    "fixedprob_counter": lambda: FixedProb(0.3, seed=5, counter_based=True).build(21, 19),
+    "fixedpostnum_counter_no_self": lambda: FixedPostNum(
+        4, include_self=False, seed=6, counter_based=True).build(13),
 }
 # The v2 checks run on two of them (JAX compiles anew for every shape): one random,
 # one with empty rows and columns and a post neuron fed by three pre neurons.
 V2_CASES = ["fixedprob", "empty_rows_cols"]
+# float64 on every connectivity; float32 (the kernels' dtype handling, not their indexing)
+# on these, which every strategy holds or refuses: random, hubs, counter-based.
+FLOAT32_CASES = ["fixedprob", "hubs", "fixedprob_counter", "all2all_no_self", "one2one"]
+CASE_DTYPES = ([(case, "float64") for case in CONNECTIVITIES]
+               + [(case, "float32") for case in FLOAT32_CASES])
 
 
 def _module(backend):
@@ -96,6 +121,18 @@ def _decay(dtype):
     return np.dtype(dtype).type(decay)
 
 
+def _prepare(entry, conn, weight, dtype):
+    """``entry.prepare(...)``, or None after checking that the entry refuses ``conn`` or
+    ``weight`` with the reason its declaration gives (all2all holds all-to-all only,
+    procedural a counter-based connectivity and one weight)."""
+    why = strategies.unsuited_reason(entry.name, conn, weight)
+    if why is None:
+        return entry.prepare(conn, weight, dtype)
+    with pytest.raises(SynbenchError, match=re.escape(why)):
+        entry.prepare(conn, weight, dtype)
+    return None
+
+
 # --- the checks, one function each (test_registry.py runs them on a toy strategy) ---
 
 
@@ -107,7 +144,9 @@ def check_every_step_matches_reference(entry, case, weight_kind, dtype):
     decay = _decay(dtype)
     expected = reference_conductances(conn, weight, spikes, decay)
 
-    data = entry.prepare(conn, weight, dtype)
+    data = _prepare(entry, conn, weight, dtype)
+    if data is None:
+        return
     state = entry.init_state(data)
     for k, s in enumerate(spikes):
         state = entry.step(data, state, _asarray(entry.backend, s), decay)
@@ -126,7 +165,9 @@ def check_step_is_advance_then_deliver(entry, case, weight_kind, dtype):
     model = Exponential(TAU)
     exact = entry.backend in BIT_EXACT_BACKENDS
     with _precision(entry.backend, dtype):
-        data = entry.prepare(conn, weight, dtype)
+        data = _prepare(entry, conn, weight, dtype)
+        if data is None:
+            return
         one_call, two_parts = entry.init_state(data), entry.init_state(data)
         for k, s in enumerate(_spike_train(conn.n_pre)):
             spikes = _asarray(entry.backend, s)
@@ -158,7 +199,9 @@ def check_float_amplitudes_match_reference(entry, case, weight_kind, dtype):
     # Mixed signs cancel: the tolerance is relative to the size of what was summed.
     scales = reference_scales(conn, weight, amplitudes, decay)
     with _precision(entry.backend, dtype):
-        data = entry.prepare(conn, weight, dtype)
+        data = _prepare(entry, conn, weight, dtype)
+        if data is None:
+            return
         state = entry.init_state(data)
         for k, events in enumerate(amplitudes):
             (state,) = Exponential(TAU).advance()((state,), (decay,))
@@ -170,19 +213,38 @@ def check_float_amplitudes_match_reference(entry, case, weight_kind, dtype):
 
 
 def _run_steps(entry, conn, weight, spike_rows, decay=0.5):
-    data = entry.prepare(conn, weight, "float64")
+    """The conductance after ``spike_rows``, or None where the entry refuses ``conn``
+    (checked by ``_prepare``)."""
+    data = _prepare(entry, conn, weight, "float64")
+    if data is None:
+        return None
     state = entry.init_state(data)
     for s in spike_rows:
         state = entry.step(data, state, _asarray(entry.backend, np.asarray(s, bool)), decay)
     return _to_numpy(entry.backend, entry.conductance(data, state))
 
 
+def _assert_by_hand(g, expected):
+    if g is not None:
+        np.testing.assert_array_equal(g, expected)
+
+
 def check_one_to_one_by_hand(entry):
     # Neuron 1 spikes at step 0 and neuron 2 at step 1; decay 0.5 per step.
     # After step 0: g = [0, w, 0]; after step 1: [0, w/2, w].
     conn = One2One().build(3, 3)
-    g = _run_steps(entry, conn, 2.0, [[0, 1, 0], [0, 0, 1]])
-    np.testing.assert_array_equal(g, [0.0, 1.0, 2.0])
+    _assert_by_hand(_run_steps(entry, conn, 2.0, [[0, 1, 0], [0, 0, 1]]), [0.0, 1.0, 2.0])
+    # Per-synapse weights [1, 2, 4]: all three spike, then none; g = 0.5 * w.
+    g = _run_steps(entry, conn, np.array([1.0, 2.0, 4.0]), [[1, 1, 1], [0, 0, 0]])
+    _assert_by_hand(g, [0.5, 1.0, 2.0])
+
+
+def check_all_to_all_without_self_by_hand(entry):
+    # Every pair but i -> i, one weight 2; decay 0.5. Pre 0 and 1 spike at step 0:
+    # g = 2 * [1, 1, 2] (post 0 hears pre 1 only, post 1 pre 0 only, post 2 both);
+    # pre 2 spikes at step 1: g = 0.5 * [2, 2, 4] + 2 * [1, 1, 0] = [3, 3, 2].
+    conn = All2All(include_self=False).build(3)
+    _assert_by_hand(_run_steps(entry, conn, 2.0, [[1, 1, 0], [0, 0, 1]]), [3.0, 3.0, 2.0])
 
 
 def check_all_to_all_by_hand(entry):
@@ -192,25 +254,30 @@ def check_all_to_all_by_hand(entry):
     conn = All2All().build(3, 4)
     w = np.array([10.0 * i + j for i in range(3) for j in range(4)])
     g = _run_steps(entry, conn, w, [[1, 0, 1], [0, 1, 0]])
-    np.testing.assert_array_equal(g, [20.0, 22.0, 24.0, 26.0])
+    _assert_by_hand(g, [20.0, 22.0, 24.0, 26.0])
+    # One weight 3: the same spikes give g_j = 0.5 * 2 * 3 + 3 = 6 for every j.
+    _assert_by_hand(_run_steps(entry, conn, 3.0, [[1, 0, 1], [0, 1, 0]]), [6.0] * 4)
 
 
 def check_silent_pre_neuron_adds_nothing(entry):
     # Pre 0 -> posts 0, 1; pre 1 -> post 1. Only pre 1 spikes: post 0 stays at 0.
     conn = IJConn([0, 0, 1], [0, 1, 1]).build(2, 2)
     g = _run_steps(entry, conn, np.array([5.0, 7.0, 3.0]), [[0, 1]])
-    np.testing.assert_array_equal(g, [0.0, 3.0])
+    _assert_by_hand(g, [0.0, 3.0])
 
 
 def check_nan_weight_is_refused(entry):
     conn = All2All().build(2, 2)
-    with pytest.raises(SynbenchError, match="NaN or inf"):
-        entry.prepare(conn, np.array([1.0, np.nan, 1.0, 1.0]), "float64")
+    for weight in (np.array([1.0, np.nan, 1.0, 1.0]), np.inf):
+        if strategies.unsuited_reason(entry.name, conn, weight) is None:
+            with pytest.raises(SynbenchError, match="NaN or inf"):
+                entry.prepare(conn, weight, "float64")
 
 
 #: Every check of one entry that takes no other argument.
 ENTRY_CHECKS = (check_one_to_one_by_hand, check_all_to_all_by_hand,
-                check_silent_pre_neuron_adds_nothing, check_nan_weight_is_refused)
+                check_all_to_all_without_self_by_hand, check_silent_pre_neuron_adds_nothing,
+                check_nan_weight_is_refused)
 #: Every check of one entry on one (connectivity, weight kind, dtype).
 CASE_CHECKS = (check_every_step_matches_reference, check_step_is_advance_then_deliver,
                check_float_amplitudes_match_reference)
@@ -219,14 +286,12 @@ CASE_CHECKS = (check_every_step_matches_reference, check_step_is_advance_then_de
 # --- the tests: each check on every entry ---
 
 each_entry = pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
-each_case = pytest.mark.parametrize("case", list(CONNECTIVITIES))
 each_weight_kind = pytest.mark.parametrize("weight_kind", ["scalar", "per_synapse"])
 each_dtype = pytest.mark.parametrize("dtype", ["float64", "float32"])
 
 
-@each_dtype
 @each_weight_kind
-@each_case
+@pytest.mark.parametrize(("case", "dtype"), CASE_DTYPES)
 @each_entry
 def test_every_step_matches_reference(entry, case, weight_kind, dtype):
     check_every_step_matches_reference(entry, case, weight_kind, dtype)
@@ -256,6 +321,21 @@ def test_one_to_one_by_hand(entry):
 @each_entry
 def test_all_to_all_by_hand(entry):
     check_all_to_all_by_hand(entry)
+
+
+@each_entry
+def test_all_to_all_without_self_by_hand(entry):
+    check_all_to_all_without_self_by_hand(entry)
+
+
+@each_entry
+def test_every_entry_is_checked_on_values_not_only_refusals(entry):
+    # A strategy that refused every case above would pass them all untested.
+    suited = [case for case in CONNECTIVITIES for kind in ("scalar", "per_synapse")
+              if strategies.unsuited_reason(entry.name, conn := CONNECTIVITIES[case](),
+                                            _weight(conn, kind)) is None
+              and conn.n_syn > 0]
+    assert len(suited) >= 2, f"{entry.id} holds only {suited}"
 
 
 @each_entry

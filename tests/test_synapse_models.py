@@ -12,15 +12,17 @@ new test code.
 """
 
 import contextlib
+import functools
 import math
 
 import numpy as np
 import pytest
 import scipy.linalg
+from suited import connectivity_kind, network_for
 
 from synbench import run
-from synbench.core import registry
-from synbench.core.connect import FixedProb, IJConn
+from synbench.core import registry, strategies
+from synbench.core.connect import All2All, FixedProb, IJConn, One2One
 from synbench.core.errors import SynbenchError
 from synbench.core.networks import coba, cuba
 from synbench.core.synapses import (
@@ -200,17 +202,39 @@ def _hub():
 
 
 CONNS = {"fixedprob": lambda: FixedProb(0.3, seed=3).build(23, 17), "hub": _hub}
+#: Where a strategy holds one kind of connectivity only (all2all, one2one, procedural),
+#: its cases instead: whichever of these it holds.
+OWN_KIND_CONNS = {
+    "all2all": lambda: All2All(include_self=False).build(8),
+    "one2one": lambda: One2One().build(9),
+    "counter": lambda: FixedProb(0.3, seed=3, counter_based=True).build(23, 17),
+}
 EXACT = [(e, name) for e in ENTRIES for name, m in SYNAPSES.items()
          if exactness(e.state, m) is None]
 
 
-@pytest.mark.parametrize("weights", ["scalar", "per_synapse"])
-@pytest.mark.parametrize("conn_name", CONNS)
-@pytest.mark.parametrize(("entry", "synapse"), EXACT, ids=lambda x: getattr(x, "id", x))
+def _weight(kind, conn):
+    return 0.6 if kind == "scalar" else np.random.default_rng(1).uniform(0.1, 2.0, conn.n_syn)
+
+
+def _cases_for(entry):
+    """(connectivity, weight kind) pairs ``entry`` holds: CONNS, or OWN_KIND_CONNS for a
+    strategy declared for one kind of connectivity."""
+    conns = OWN_KIND_CONNS if entry.strategy.connectivity else CONNS
+    return [(name, kind) for name in conns for kind in ("scalar", "per_synapse")
+            if strategies.unsuited_reason(entry.name, conn := conns[name](),
+                                          _weight(kind, conn)) is None]
+
+
+EXACT_CASES = [(entry, synapse, conn_name, kind) for entry, synapse in EXACT
+               for conn_name, kind in _cases_for(entry)]
+
+
+@pytest.mark.parametrize(("entry", "synapse", "conn_name", "weights"), EXACT_CASES,
+                         ids=lambda x: getattr(x, "id", x))
 def test_every_exact_entry_equals_each_synapse_on_its_own(entry, synapse, conn_name, weights):
-    model, conn = SYNAPSES[synapse], CONNS[conn_name]()
-    weight = (0.6 if weights == "scalar"
-              else np.random.default_rng(1).uniform(0.1, 2.0, conn.n_syn))
+    model, conn = SYNAPSES[synapse], (CONNS | OWN_KIND_CONNS)[conn_name]()
+    weight = _weight(weights, conn)
     spikes = _spikes(conn.n_pre)
     expected = per_synapse_reference(model, conn, weight, spikes)
     dtypes = ("float64", "float32") if conn_name == "fixedprob" else ("float64",)
@@ -239,7 +263,7 @@ def test_an_inexact_pair_is_refused_and_really_differs(entry, synapse):
                                             "not linear.*exact for NMDA: .*align_pre_csr"):
         run(spec, entry.name, entry.backend, duration=1.0)
     # On purpose, for teaching: the summed state drifts from each synapse on its own.
-    conn = CONNS["fixedprob"]()
+    conn = (CONNS | OWN_KIND_CONNS)[_cases_for(entry)[0][0]]()
     spikes = _spikes(conn.n_pre)
     got = entry_conductances(entry, SYNAPSES[synapse], conn, 0.6, spikes, "float64")
     expected = per_synapse_reference(SYNAPSES[synapse], conn, 0.6, spikes)
@@ -258,35 +282,71 @@ def test_a_run_inexact_on_purpose_says_so_everywhere():
 
 # --- whole networks ---
 
-NETWORKS = {name: (lambda name=name: coba(400, seed=2, synapse=name))
+NETWORKS = {name: functools.partial(coba, synapse=name)
             for name in SYNAPSES if name != "exponential"}
-NETWORKS["cuba"] = lambda: cuba(400, seed=2)
+NETWORKS["cuba"] = cuba
+
+
+def _network(name, strategy):
+    """Network ``name`` at n = 400, connected as ``strategy`` can hold it."""
+    return network_for(strategy, NETWORKS[name], n=400, seed=2)
 
 
 @pytest.fixture(scope="module")
 def references():
-    """The reference's raster (NumPy dense, float64, 100 ms) of each network."""
+    """The reference's raster (NumPy dense, float64, 100 ms) of each network, per kind of
+    connectivity a strategy holds (``suited.network_for``)."""
     cache = {}
 
-    def reference(name):
-        if name not in cache:
-            cache[name] = run(NETWORKS[name](), "dense", "numpy", duration=100.0)
-        return cache[name]
+    def reference(name, strategy):
+        key = name, connectivity_kind(strategy)
+        if key not in cache:
+            cache[key] = run(_network(name, strategy), "dense", "numpy", duration=100.0)
+        return cache[key]
 
     return reference
 
 
-NETWORK_CASES = [(e, name) for e in ENTRIES for name in NETWORKS
-                 if registry.inexact_reason(e.name, NETWORKS[name]().synapse_models()) is None
-                 and (e.name, e.backend) != ("dense", "numpy")]
+def _network_cases():
+    """Each entry on one network it holds exactly, the networks taken in turn, so that
+    every network runs on every backend and on every kind of state: the kernels meet
+    each model step by step above (every entry x every model); here the runners do."""
+    cases, covered, used = [], set(), dict.fromkeys(NETWORKS, 0)
+    for e in ENTRIES:
+        if (e.name, e.backend) == ("dense", "numpy"):
+            continue
+        exact = [name for name in NETWORKS if registry.inexact_reason(
+            e.name, _network(name, None).synapse_models()) is None]
+        # The network that covers most (network, backend) and (network, state kind)
+        # pairs not yet run, else the least run one.
+        name = max(exact, key=lambda n: (len({(n, e.backend), (n, e.state)} - covered),
+                                         -used[n]))
+        covered |= {(name, e.backend), (name, e.state)}
+        used[name] += 1
+        cases.append((e, name))
+    return cases
+
+
+NETWORK_CASES = _network_cases()
+
+
+def test_every_network_runs_on_every_backend_and_state_kind():
+    covered = {(name, e.backend) for e, name in NETWORK_CASES}
+    covered_kinds = {(name, e.state) for e, name in NETWORK_CASES}
+    backends = {e.backend for e in ENTRIES}
+    assert {(n, b) for n in NETWORKS for b in backends} <= covered
+    kinds = {e.state for e in ENTRIES}
+    exact_kinds = {(n, kind) for n in NETWORKS for kind in kinds
+                   if all(exactness(kind, m) is None for m in _network(n, None).synapse_models())}
+    assert exact_kinds <= covered_kinds, exact_kinds - covered_kinds
 
 
 @pytest.mark.parametrize(("entry", "network"), NETWORK_CASES,
                          ids=lambda x: getattr(x, "id", x))
 def test_every_exact_entry_gives_the_reference_raster(entry, network, references):
-    reference = references(network)
+    reference = references(network, entry.name)
     assert reference.spike_ids.size > 100, "the network must be active for this test to bite"
-    result = run(NETWORKS[network](), entry.name, entry.backend, duration=100.0)
+    result = run(_network(network, entry.name), entry.name, entry.backend, duration=100.0)
     assert result.first_difference(reference) is None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -136,6 +136,11 @@ class Projection:
     ``Projection(name, pre, post, connector, 5.0, 0.6, 0.0)``. Each step the state
     advances, every spiking pre neuron adds ``weight`` to its synapses (section 4b), then
     ``post.I_syn += output.current(g_post, post.V)``.
+
+    ``weight`` is one number for every synapse, or None: each synapse's own weight, as the
+    connectivity carries it (``Connectivity.weights``, which weighted connectors such as
+    GaussianWeight and DOG emit). A number is used even when the connectivity carries
+    weights. :meth:`weight_for` resolves it against a built connectivity.
     """
 
     name: str
@@ -143,7 +148,7 @@ class Projection:
     post: str
     connector: Connector
     synapse: SynapseModel
-    weight: float
+    weight: float | None
     output: object
 
     def __post_init__(self):
@@ -157,6 +162,27 @@ class Projection:
     def e_rev(self) -> float | None:
         """The output's reversal potential (None for CUBA and Delta)."""
         return getattr(self.output, "e_rev", None)
+
+    def weight_for(self, conn: Connectivity):
+        """The weight that ``prepare(conn, weight, dtype)`` gets for this projection:
+        ``weight`` when it is a number, else the connectivity's per-synapse weights
+        (canonical order), or a SynbenchError when it carries none.
+
+        >>> from synbench.core.connect import GaussianWeight
+        >>> p = Projection("E2E", "E", "E", GaussianWeight(0.2, 1.0), 5.0, None, 0.0)
+        >>> p.weight_for(p.connector.build((3, 3))).shape  # each neuron: itself, 4 nearest
+        (33,)
+        """
+        if self.weight is not None:
+            return self.weight
+        if conn.weights is None:
+            raise SynbenchError(
+                f"projection {self.name} has weight=None, which takes each synapse's weight "
+                f"from its connectivity, but {type(self.connector).__name__} gives none: pass "
+                "a number as weight, or use a connector that emits weights (GaussianWeight, "
+                "DOG, or a Connectivity built with weights=)"
+            )
+        return conn.weights
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,7 +252,8 @@ class NetworkSpec:
     def identity(self) -> tuple:
         """What makes two specs the same network (their arrays follow from these)."""
         return (self.name, self.n, self.seed, self.p, self.method, self.params, self.synapse,
-                tuple((p.synapse, p.weight, p.output) for p in self.projections),
+                tuple((repr(p.connector), p.synapse, p.weight, p.output)
+                      for p in self.projections),
                 tuple((s.name, s.size, s.times.tobytes(), s.ids.tobytes())
                       if isinstance(s, SpikeTimes) else s for s in self.sources))
 
@@ -243,7 +270,9 @@ class NetworkSpec:
         groups = ", ".join(f"{g.name}={g.size}" for g in self.groups)
         sources = "".join(f", source {s.name}={s.size}" for s in self.sources)
         synapse = "" if self.synapse == "exponential" else f", {self.synapse} synapses"
-        return (f"{self.name.upper()} n={self.n} ({groups}{sources}), p={self.p:.4g}, "
+        counter = (", counter-based" if any(getattr(p.connector, "counter_based", False)
+                                            for p in self.projections) else "")
+        return (f"{self.name.upper()} n={self.n} ({groups}{sources}), p={self.p:.4g}{counter}, "
                 f"{self.method}{synapse}")
 
 
@@ -262,7 +291,7 @@ def _is_real(x) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _check(n, seed, exc_fraction, p, method) -> float:
+def _check(n, seed, exc_fraction, p, method, counter_based=False) -> float:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise SynbenchError(f"n must be a positive integer number of neurons, not {n!r}")
     if n > MAX_NEURONS:
@@ -284,7 +313,8 @@ def _check(n, seed, exc_fraction, p, method) -> float:
             f"connection probability p = {p!r} is not in [0, 1]"
             + (" (80 / n exceeds 1 for n < 80: pass p explicitly)" if n < 80 else "")
         )
-    _check_memory(int(n), float(p))
+    if not counter_based:  # else nothing is drawn until a structure is required
+        _check_memory(int(n), float(p))
     return float(p)
 
 
@@ -307,13 +337,16 @@ def _groups(n: int, exc_fraction: float) -> tuple[Group, Group]:
     return Group("E", 0, n_exc), Group("I", n_exc, n - n_exc)
 
 
-def _projections(seed, p, exc, inh) -> tuple[Projection, ...]:
+def _projections(seed, p, exc, inh, counter_based=False) -> tuple[Projection, ...]:
     """The four projections E2E, E2I, I2E, I2I; ``exc``/``inh``: (synapse, weight, output)
-    of the projections from E and from I."""
+    of the projections from E and from I. ``counter_based`` draws each pre neuron's
+    synapses from (seed, pre) alone (``FixedProb(counter_based=True)``: other synapses
+    than the default's, with the same statistics), so ``procedural`` can regenerate them."""
     # One independent, reproducible stream per projection, derived from the network seed.
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(4)]
     specs = [("E2E", "E", "E"), ("E2I", "E", "I"), ("I2E", "I", "E"), ("I2I", "I", "I")]
-    return tuple(Projection(name, pre, post, FixedProb(p, seed=s), *(exc if pre == "E" else inh))
+    return tuple(Projection(name, pre, post, FixedProb(p, seed=s, counter_based=counter_based),
+                            *(exc if pre == "E" else inh))
                  for (name, pre, post), s in zip(specs, seeds, strict=True))
 
 
@@ -352,6 +385,7 @@ def coba(
     method: str = "exp_euler",
     params: LIFParams | None = None,
     synapse: str = "exponential",
+    counter_based: bool = False,
 ) -> NetworkSpec:
     """COBA (Vogels & Abbott 2005, the seed tutorial's network) with LIF neurons.
 
@@ -359,13 +393,14 @@ def coba(
     tau_inh = 10 ms, E_exc = 0 mV, E_inh = -80 mV; V0 ~ Normal(-60, 5) mV. ``synapse``
     puts another synapse model on every projection (:data:`COBA_SYNAPSES`: 'delta',
     'dual_exponential', 'alpha', 'nmda'), weights scaled to keep the network
-    asynchronous and irregular.
+    asynchronous and irregular. ``counter_based=True`` builds the connectivity so that
+    the ``procedural`` strategy can regenerate it (other synapses, same statistics).
 
     >>> spec = coba(1000)
     >>> [g.size for g in spec.groups], round(spec.p, 3)
     ([750, 250], 0.08)
     """
-    p = _check(n, seed, exc_fraction, p, method)
+    p = _check(n, seed, exc_fraction, p, method, counter_based)
     synapse = synapse_choice(synapse)
     rng = np.random.default_rng(seed)
     return NetworkSpec(
@@ -373,7 +408,7 @@ def coba(
         model="lif",
         params=params or LIFParams(),
         groups=_groups(n, exc_fraction),
-        projections=_projections(seed, p, *COBA_SYNAPSES[synapse]),
+        projections=_projections(seed, p, *COBA_SYNAPSES[synapse], counter_based),
         initial=_frozen(v=rng.normal(-60.0, 5.0, n)),
         seed=seed,
         p=p,
@@ -390,6 +425,7 @@ def cuba(
     p: float | None = None,
     method: str = "exp_euler",
     params: LIFParams | None = None,
+    counter_based: bool = False,
 ) -> NetworkSpec:
     """CUBA (Brette et al. 2007 benchmark 2, Brian 2's CUBA.py): current-based
     exponential synapses.
@@ -402,7 +438,7 @@ def cuba(
     >>> [g.size for g in spec.groups], spec.projections[0].weight
     ([3200, 800], 1.62)
     """
-    p = _check(n, seed, exc_fraction, p, method)
+    p = _check(n, seed, exc_fraction, p, method, counter_based)
     params = params or LIFParams(el=-49.0, i_bg=0.0)
     rng = np.random.default_rng(seed)
     return NetworkSpec(
@@ -411,7 +447,7 @@ def cuba(
         params=params,
         groups=_groups(n, exc_fraction),
         projections=_projections(seed, p, (Exponential(5.0), 1.62, CUBA()),
-                                 (Exponential(10.0), -9.0, CUBA())),
+                                 (Exponential(10.0), -9.0, CUBA()), counter_based),
         initial=_frozen(v=rng.uniform(params.v_reset, params.v_th, n)),
         seed=seed,
         p=p,
@@ -427,6 +463,7 @@ def cobahh(
     p: float | None = None,
     method: str = "exp_euler",
     params: HHParams | None = None,
+    counter_based: bool = False,
 ) -> NetworkSpec:
     """COBAHH (Brette et al. 2007 benchmark 3, Brian 2's COBAHH.py) with HH neurons.
 
@@ -434,7 +471,7 @@ def cobahh(
     Ee = 0 mV, Ei = -80 mV; v0 = El + (5 randn - 5) mV, ge0 = (1.5 randn + 4) x 10 nS,
     gi0 = (12 randn + 20) x 10 nS; m, h, n start at 0 as in Brian's example.
     """
-    p = _check(n, seed, exc_fraction, p, method)
+    p = _check(n, seed, exc_fraction, p, method, counter_based)
     params = params or HHParams()
     rng = np.random.default_rng(seed)
     v0 = params.el + (5.0 * rng.standard_normal(n) - 5.0)
@@ -453,7 +490,7 @@ def cobahh(
         params=params,
         groups=(exc, inh),
         projections=_projections(seed, p, (Exponential(5.0), 6.0, COBA(0.0)),
-                                 (Exponential(10.0), 67.0, COBA(-80.0))),
+                                 (Exponential(10.0), 67.0, COBA(-80.0)), counter_based),
         initial=_frozen(v=v0, m=np.zeros(n), h=np.zeros(n), n=np.zeros(n)),
         initial_g=initial_g,
         seed=seed,
@@ -509,3 +546,22 @@ def network(name: str, n: int = 4000, seed: int = 0, **kwargs) -> NetworkSpec:
     if name not in NETWORKS:
         raise SynbenchError(f"unknown network {name!r}; choose from {', '.join(NETWORKS)}")
     return NETWORKS[name](n, seed, **kwargs)
+
+
+def with_connector(spec: NetworkSpec, connector: Connector,
+                   weight_scale: float = 1.0) -> NetworkSpec:
+    """``spec`` with every projection connected by ``connector`` and its weight times
+    ``weight_scale``: COBA all-to-all, its weights scaled by p so that each neuron's mean
+    input stays the same, is ``with_connector(coba(n), All2All(include_self=False),
+    spec.p)``.
+
+    >>> from synbench.core.connect import All2All
+    >>> spec = coba(1000)
+    >>> with_connector(spec, All2All(include_self=False), spec.p).projections[0].weight
+    0.048
+    """
+    projections = tuple(
+        replace(p, connector=connector,
+                weight=p.weight if p.weight is None else p.weight * weight_scale)
+        for p in spec.projections)
+    return replace(spec, projections=projections)

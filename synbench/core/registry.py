@@ -306,10 +306,11 @@ class Entry:
 
     def state_nbytes(self, conn, dtype) -> int:
         """Bytes of the state and of the weights (a matrix where the strategy reads the
-        dense conn_mat)."""
+        dense conn_mat, one value where it holds one weight only)."""
         itemsize = np.dtype(dtype).itemsize
         per_state = math.prod(strategies.state_shape(self.state, conn))
-        weights = conn.n_pre * conn.n_post if self.dense else conn.n_syn
+        weights = (1 if self.strategy.scalar_weight
+                   else conn.n_pre * conn.n_post if self.dense else conn.n_syn)
         return (per_state + weights) * itemsize
 
     def nbytes(self, conn, dtype="float64", model=None) -> int:
@@ -380,6 +381,9 @@ def checked_prepare(entry: Entry, prepare: Callable) -> Callable:
     def checked(conn, weight, dtype, **options):
         check_connectivity(conn)
         weight = conn.check_weight_order(weight)
+        why = strategies.unsuited_reason(entry.name, conn, weight)
+        if why is not None:
+            raise SynbenchError(why)
         dtype = check_dtype(dtype)
         entry.check_fits((conn,), dtype)
         return prepare(conn, weight, dtype, **options)

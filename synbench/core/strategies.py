@@ -17,6 +17,11 @@ section 4). Its declaration here is the one place that says:
 - ``needs``: the connectivity structures it reads (section 2); a backend may read a
   fixed-shape form instead (JAX and CuPy ``pre2post`` read ``ell``) and says so when it
   registers;
+- ``connectivity``: where the strategy holds only one kind of connectivity (no index
+  arrays for all-to-all or one-to-one, synapses regenerated from a counter-based
+  connector), the name of that requirement in ``CONNECTIVITY``; a connectivity
+  that does not meet it is refused with the reason (``unsuited_reason``);
+- ``scalar_weight``: whether it holds one weight for all synapses only;
 - ``doc``: one paragraph for ``synbench list``, the README and the tutorials.
 
 Backends register only their functions (``synbench.core.registry.register``). A new
@@ -32,6 +37,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 STATE_KINDS = ("matrix", "synapse", "post", "pre")
 
 
@@ -45,6 +52,8 @@ class Strategy:
     needs: tuple[str, ...]
     doc: str = ""
     seed: str = ""  # where the strategy comes from (the seed tutorial's name for it)
+    connectivity: str = ""
+    scalar_weight: bool = False
 
 
 def state_shape(state_kind: str, data) -> tuple[int, ...]:
@@ -57,7 +66,8 @@ _DECLARED: dict[str, Strategy] = {}
 
 
 def declare(name: str, *, state: str, event_driven: bool, needs: tuple[str, ...],
-            doc: str = "", seed: str = "") -> Strategy:
+            doc: str = "", seed: str = "", connectivity: str = "",
+            scalar_weight: bool = False) -> Strategy:
     """Declare strategy ``name`` (once); returns its :class:`Strategy`.
 
     Declaring the same name again with the same facts returns the first declaration;
@@ -70,7 +80,10 @@ def declare(name: str, *, state: str, event_driven: bool, needs: tuple[str, ...]
     unknown = [s for s in needs if s not in STRUCTURES]
     if unknown:
         raise ValueError(f"unknown structures {unknown}; known: {STRUCTURES}")
-    new = Strategy(name, state, bool(event_driven), tuple(needs), " ".join(doc.split()), seed)
+    if connectivity and connectivity not in CONNECTIVITY:
+        raise ValueError(f"connectivity must be one of {tuple(CONNECTIVITY)}, not {connectivity!r}")
+    new = Strategy(name, state, bool(event_driven), tuple(needs), " ".join(doc.split()), seed,
+                   connectivity, bool(scalar_weight))
     old = _DECLARED.get(name)
     if old is not None and old != new:
         raise ValueError(f"strategy {name!r} is already declared differently: {old}")
@@ -88,6 +101,58 @@ def undeclare(name: str) -> None:
 
 def strategy(name: str) -> Strategy:
     return _DECLARED[name]
+
+
+# --- strategies that hold one kind of connectivity only ---
+
+
+def _all_to_all(conn) -> str | None:
+    pairs = conn.n_pre * conn.n_post
+    if conn.n_syn == pairs or (conn.n_pre == conn.n_post and conn.n_syn == pairs - conn.n_pre
+                               and not np.any(conn.pre_ids == conn.post_ids)):
+        return None
+    return f"this connectivity has {conn.n_syn} of the {pairs} pairs"
+
+
+def _one_to_one(conn) -> str | None:
+    if conn.n_pre == conn.n_post == conn.n_syn and np.array_equal(conn.pre_ids, conn.post_ids):
+        return None
+    return (f"this connectivity has {conn.n_syn} synapses between {conn.n_pre} pre and "
+            f"{conn.n_post} post neurons, not pre i -> post i for every i")
+
+
+def _generated(conn) -> str | None:
+    if conn.generator is not None:
+        return None
+    return ("this connectivity's synapses are stored, not generated: build it with "
+            "FixedProb(p, seed=s, counter_based=True) or FixedPostNum(num, seed=s, "
+            "counter_based=True) (--counter-based on the command line)")
+
+
+#: requirement -> (what it says, check(conn) -> None or why this connectivity fails it).
+CONNECTIVITY = {
+    "all_to_all": ("every pre neuron connected to every post neuron (All2All, with or "
+                   "without self-connections)", _all_to_all),
+    "one_to_one": ("pre neuron i connected to post neuron i alone (One2One)", _one_to_one),
+    "generated": ("a counter-based connectivity, whose synapses it regenerates from "
+                  "(seed, pre index)", _generated),
+}
+
+
+def unsuited_reason(name: str, conn, weight=None) -> str | None:
+    """None when strategy ``name`` holds ``conn`` (and ``weight``, if given), else one
+    line saying why not and what to use instead."""
+    declared = strategy(name)
+    if declared.connectivity:
+        what, check = CONNECTIVITY[declared.connectivity]
+        why = check(conn)
+        if why is not None:
+            return f"{name} holds only {what}; {why}. Use pre_slice, csr or dense_post instead"
+    if declared.scalar_weight and weight is not None and np.ndim(weight) > 0 \
+            and np.size(weight) > 1:
+        return (f"{name} holds one weight for every synapse, not one per synapse; "
+                "per-synapse weights need another strategy, such as pre_slice or dense_post")
+    return None
 
 
 def names() -> tuple[str, ...]:
@@ -136,3 +201,32 @@ declare("align_pre_dense", state="pre", event_driven=False, needs=("conn_mat",),
         doc="State per pre neuron (AlignPre): a spike adds 1 to its own neuron's state, "
             "then every step the dense mat-vec g_post = W^T state over the whole "
             "n_pre x n_post matrix. Exact for any synapse model driven by pre spikes alone.")
+declare("dense_post", state="post", event_driven=False, needs=("conn_mat",),
+        seed="GeNN dense, Brian 2 / BrainPy dense mat-vec",
+        doc="Dense weight matrix, state per post neuron (AlignPost): every step this "
+            "step's input W^T s as one dense mat-vec (BLAS gemv), whatever the firing "
+            "rate. The dense layout simulators use for all-to-all connections.")
+declare("event_dense_post", state="post", event_driven=True, needs=("conn_mat",),
+        seed="brainevent dense event mat-vec",
+        doc="Dense weight matrix, state per post neuron: the sum of the rows of W of the "
+            "pre neurons that spiked, nothing for the others.")
+declare("bitmask", state="post", event_driven=True, needs=("bitmask", "pre_slice"),
+        seed="GeNN bitmask",
+        doc="One bit per (pre, post) pair (n_pre x n_post / 8 bytes), state per post "
+            "neuron: each spiking pre neuron walks the set bits of its row. Per-synapse "
+            "weights are stored alongside, in row order.")
+declare("all2all", state="post", event_driven=True, needs=(), connectivity="all_to_all",
+        scalar_weight=True, seed="BrainPy all2all",
+        doc="No index arrays: with every pair connected, each post neuron receives the "
+            "weight times the number of spikes (less its own spike when self-connections "
+            "are excluded). All-to-all connectivity and one weight only.")
+declare("one2one", state="post", event_driven=False, needs=(), connectivity="one_to_one",
+        seed="BrainPy one2one",
+        doc="No index arrays: pre neuron i drives post neuron i alone, so the input is "
+            "the spikes times the weights, elementwise. One-to-one connectivity only.")
+declare("procedural", state="post", event_driven=True, needs=(), connectivity="generated",
+        scalar_weight=True, seed="GeNN procedural connectivity, brainevent JIT connectivity",
+        doc="No synapse stored: each spiking pre neuron's targets are regenerated from "
+            "(seed, pre index) by the counter-based connector's hash, every time, so "
+            "memory does not grow with the number of synapses. Counter-based FixedProb "
+            "and FixedPostNum, one weight only.")

@@ -11,7 +11,8 @@ derives every structure of ``STRUCTURES`` on request:
 
 Layout: ``structures`` (the vocabulary, the converters and Connectivity), ``base``
 (the Connector base class and shared checks), and one module per connector family:
-``regular_conn``, ``random_conn``, ``custom_conn``. A new connector subclasses
+``regular_conn``, ``random_conn``, ``custom_conn``, ``skewed_conn`` (small-world, scale-free
+and weighted grid connectors). A new connector subclasses
 :class:`Connector` and implements ``build_coo`` only.
 """
 
@@ -19,6 +20,7 @@ from .base import Connector
 from .custom_conn import IJConn, MatConn
 from .random_conn import FixedPostNum, FixedPreNum, FixedProb, GaussianProb
 from .regular_conn import All2All, GridEight, GridFour, GridN, One2One
+from .skewed_conn import DOG, GaussianWeight, PowerLaw, ScaleFreeBA, ScaleFreeBADual, SmallWorld
 from .structures import (
     CONN_MAT,
     CONVERTERS,
@@ -44,7 +46,8 @@ from .structures import (
 __all__ = [
     "CONN_MAT", "CONVERTERS", "CSC", "CSR", "ELL", "POST2PRE", "POST2SYN", "POST_IDS",
     "POST_ORDER", "POST_SLICE", "PRE2POST", "PRE2SYN", "PRE_IDS", "PRE_SLICE", "STRUCTURES",
-    "All2All", "Connectivity", "Connector", "FixedPostNum", "FixedPreNum", "FixedProb",
-    "GaussianProb", "GridEight", "GridFour", "GridN", "IJConn", "MatConn", "One2One",
+    "DOG", "All2All", "Connectivity", "Connector", "FixedPostNum", "FixedPreNum", "FixedProb",
+    "GaussianProb", "GaussianWeight", "GridEight", "GridFour", "GridN", "IJConn", "MatConn",
+    "One2One", "PowerLaw", "ScaleFreeBA", "ScaleFreeBADual", "SmallWorld",
     "as_size", "available_memory", "index_dtype",
 ]

@@ -1,9 +1,9 @@
 """The connector base class and the checks every connector shares.
 
 A connector implements one method, :meth:`Connector.build_coo`, returning
-``(pre_ids, post_ids)`` in any order; :meth:`Connector.build` validates the sizes and
-wraps the result in a :class:`Connectivity`, which sorts it and derives every other
-structure.
+``(pre_ids, post_ids)`` or ``(pre_ids, post_ids, weights)`` in any order (the weights
+alongside their synapses); :meth:`Connector.build` validates the sizes and wraps the
+result in a :class:`Connectivity`, which sorts it and derives every other structure.
 """
 
 from __future__ import annotations
@@ -36,12 +36,20 @@ class Connector:
         """
         pre = as_size(pre_size, "pre_size")
         post = pre if post_size is None else as_size(post_size, "post_size")
-        pre_ids, post_ids = self.build_coo(pre, post)
-        return Connectivity(pre, post, pre_ids, post_ids, copy=False,
+        coo = self.build_coo(pre, post)
+        if not isinstance(coo, (tuple, list)) or len(coo) not in (2, 3):
+            raise SynbenchError(
+                f"{type(self).__name__}.build_coo must return (pre_ids, post_ids) or "
+                f"(pre_ids, post_ids, weights), not {type(coo).__name__}"
+                + (f" of length {len(coo)}" if isinstance(coo, (tuple, list)) else "")
+            )
+        weights = coo[2] if len(coo) == 3 else None
+        return Connectivity(pre, post, coo[0], coo[1], weights, copy=False,
                             record_order=self.callers_order)
 
     def build_coo(self, pre_size: tuple[int, ...], post_size: tuple[int, ...]):
-        """``(pre_ids, post_ids)`` of every synapse, each pair once, in any order."""
+        """``(pre_ids, post_ids)`` of every synapse, each pair once, in any order, or
+        ``(pre_ids, post_ids, weights)`` with one weight per synapse in the same order."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_coo")
 
 

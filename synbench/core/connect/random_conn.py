@@ -30,7 +30,8 @@ from .base import (
     n_pairs,
     offset_pairs,
 )
-from .structures import index_dtype, transpose_compressed
+from .generated import RowGenerator, key_of
+from .structures import Connectivity, as_size, index_dtype, transpose_compressed
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,10 +50,16 @@ class FixedProb(Connector):
     prob: float
     include_self: bool = True
     seed: Any = None
+    counter_based: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "prob", check_prob(self.prob, "FixedProb's prob"))
         check_rng(self.seed, "FixedProb")
+
+    def build(self, pre_size, post_size=None):
+        if not self.counter_based:
+            return super().build(pre_size, post_size)
+        return generated(self, pre_size, post_size, prob=self.prob)
 
     def build_coo(self, pre_size, post_size):
         n_pre, n_post = math.prod(pre_size), math.prod(post_size)
@@ -139,10 +146,8 @@ def distinct_rows(rng, n_rows: int, num: int, n_src: int, skip_diagonal: bool, d
     return out
 
 
-def _fixed_num(connector, n_rows, n_src, rows_name, src_name, sizes):
-    """Rows of ``connector.num`` distinct sources each, after checking there are enough."""
+def _check_enough(connector, n_src, skip, src_name, rows_name) -> None:
     who, num = type(connector).__name__, connector.num
-    skip = excludes_self(connector.include_self, n_rows, n_src)
     n_avail = n_src - int(skip)
     if num > n_avail:
         raise SynbenchError(
@@ -150,9 +155,28 @@ def _fixed_num(connector, n_rows, n_src, rows_name, src_name, sizes):
             f"but only {n_avail} are available ({src_name} group of {n_src}"
             f"{', less itself as include_self=False' if skip else ''}); lower num"
         )
+
+
+def _fixed_num(connector, n_rows, n_src, rows_name, src_name, sizes):
+    """Rows of ``connector.num`` distinct sources each, after checking there are enough."""
+    who, num = type(connector).__name__, connector.num
+    skip = excludes_self(connector.include_self, n_rows, n_src)
+    _check_enough(connector, n_src, skip, src_name, rows_name)
     check_fits(n_rows * num, who, *sizes)
     dtype = index_dtype(n_rows, n_src, n_rows * num)
     return distinct_rows(np.random.default_rng(connector.seed), n_rows, num, n_src, skip, dtype)
+
+
+def generated(connector, pre_size, post_size, **count) -> Connectivity:
+    """The connectivity of a counter-based connector: its synapses generated on demand,
+    row i from (seed, i) alone (``generated.RowGenerator``)."""
+    pre = as_size(pre_size, "pre_size")
+    post = pre if post_size is None else as_size(post_size, "post_size")
+    n_pre, n_post = math.prod(pre), math.prod(post)
+    skip = excludes_self(connector.include_self, n_pre, n_post)
+    generator = RowGenerator(n_pre, n_post, key_of(connector.seed), skip,
+                             who=type(connector).__name__, **count)
+    return Connectivity.generated(pre, post, generator)
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,10 +218,18 @@ class FixedPostNum(Connector):
     num: int
     include_self: bool = True
     seed: Any = None
+    counter_based: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "num", check_count(self.num, "FixedPostNum's num"))
         check_rng(self.seed, "FixedPostNum")
+
+    def build(self, pre_size, post_size=None):
+        if not self.counter_based:
+            return super().build(pre_size, post_size)
+        n_pre, n_post = (math.prod(as_size(s)) for s in (pre_size, post_size or pre_size))
+        _check_enough(self, n_post, excludes_self(self.include_self, n_pre, n_post), "post", "pre")
+        return generated(self, pre_size, post_size, num=self.num)
 
     def build_coo(self, pre_size, post_size):
         n_pre, n_post = math.prod(pre_size), math.prod(post_size)

@@ -34,19 +34,24 @@ POST_ORDER = "post_order"
 CSR = "csr"
 CSC = "csc"
 ELL = "ell"
+BITMASK = "bitmask"
 
 #: Every structure a :class:`Connectivity` can provide, in the order of DESIGN section 2.
 STRUCTURES = (
     CONN_MAT, PRE_IDS, POST_IDS, PRE2SYN, POST2SYN, PRE2POST, POST2PRE,
-    PRE_SLICE, POST_SLICE, POST_ORDER, CSR, CSC, ELL,
+    PRE_SLICE, POST_SLICE, POST_ORDER, CSR, CSC, ELL, BITMASK,
 )
 
 _INT32_MAX = np.iinfo(np.int32).max
 #: The most neurons one group may have: every index, and the pad value n_post, fits int64.
 MAX_NEURONS = 2**62
 _CHUNK = 1 << 20  # elements per chunk when scanning large arrays, to bound temporaries
-_FORMAT_VERSION = 1
+#: File formats: 1 holds the synapses (``_FILE_KEYS``), 2 also their weights (``weights``,
+#: one float per synapse in canonical order). ``save`` writes format 1 when there are no
+#: weights, so an unweighted file stays what it always was.
+_FORMAT_VERSION = 2
 _FILE_KEYS = ("format_version", "pre_size", "post_size", "pre_ids", "post_ids")
+_FORMAT_KEYS = {1: _FILE_KEYS, 2: (*_FILE_KEYS, "weights")}
 
 
 # --- memory ---------------------------------------------------------------------------
@@ -262,6 +267,24 @@ def csr_to_ell(csr, n_post: int) -> np.ndarray:
     return out
 
 
+def coo_to_bitmask(pre_ids, post_ids, n_pre: int, n_post: int) -> np.ndarray:
+    """One bit per (pre, post) pair, set where a synapse exists: uint8 (n_pre,
+    ceil(n_post / 8)), post j in bit j % 8 (least significant first) of byte j // 8.
+
+    Built a chunk of synapses at a time (each pair is there once, so the sum of a
+    byte's bits sets them), and no n_pre x n_post bool matrix is ever made.
+    """
+    out = np.zeros((n_pre, -(-n_post // 8)), dtype=np.uint8)
+    flat = out.reshape(-1)
+    for a in range(0, len(pre_ids), _CHUNK):
+        pre = pre_ids[a:a + _CHUNK].astype(np.int64)
+        post = post_ids[a:a + _CHUNK].astype(np.int64)
+        byte = pre * out.shape[1] + post // 8  # non-decreasing: the ids are canonical
+        runs = np.flatnonzero(np.diff(byte, prepend=-1))
+        flat[byte[runs]] |= np.add.reduceat(np.left_shift(1, post % 8), runs).astype(np.uint8)
+    return out
+
+
 def coo_to_conn_mat(pre_ids, post_ids, n_pre: int, n_post: int) -> np.ndarray:
     """Dense bool (n_pre, n_post) matrix, True where a synapse exists."""
     mat = np.zeros((n_pre, n_post), dtype=bool)
@@ -283,6 +306,7 @@ CONVERTERS = {
     POST2SYN: ((POST_ORDER, POST_SLICE), split_by_slice),
     ELL: ((CSR, "n_post"), csr_to_ell),
     CONN_MAT: ((PRE_IDS, POST_IDS, "n_pre", "n_post"), coo_to_conn_mat),
+    BITMASK: ((PRE_IDS, POST_IDS, "n_pre", "n_post"), coo_to_bitmask),
 }
 _SCALARS = ("n_pre", "n_post", "n_syn")
 
@@ -304,11 +328,13 @@ _NBYTES = {
     POST2PRE: lambda c, b: c.n_syn * b + c.n_post * _VIEW_BYTES,
     POST2SYN: lambda c, b: c.n_syn * b + c.n_post * _VIEW_BYTES,
     ELL: lambda c, b: c.n_pre * c.max_fanout * b,
+    BITMASK: lambda c, b: c.n_pre * (-(-c.n_post // 8)),
 }
 
 _ADVICE = {
     CONN_MAT: "use a sparse strategy instead (pre_slice or csr, which need only O(n_syn))",
     ELL: "one neuron's large fan-out pads every row; use pre_slice or csr instead",
+    BITMASK: "a bit per neuron pair is still n_pre x n_post / 8 bytes; use pre_slice or csr",
 }
 
 assert set(CONVERTERS) | {PRE_IDS, POST_IDS} == set(STRUCTURES) == set(_NBYTES)
@@ -336,8 +362,12 @@ class Connectivity:
     pre_ids, post_ids : array_like of int, [n_syn]
         Synapse k connects ``pre_ids[k] -> post_ids[k]``. Sorted by (pre, post) here
         if they are not already; a repeated pair is an error.
+    weights : array_like of float, [n_syn], optional
+        One weight per synapse, in the order of the ids given (sorted with them into
+        canonical order), finite; exposed read-only as ``weights`` (None: none). A
+        projection whose weight is None uses them.
     copy : bool
-        Copy the id arrays (default). With ``copy=False`` the arrays are used as they
+        Copy the id (and weight) arrays (default). With ``copy=False`` the arrays are used as they
         are when already canonical and of the index dtype: do not modify them after.
     record_order : bool
         Keep ``order``, the permutation that sorted the ids (default). Connectors pass
@@ -368,7 +398,7 @@ class Connectivity:
     ([0.0, 0.1, 0.2], None)
     """
 
-    def __init__(self, n_pre, n_post, pre_ids, post_ids, *, copy: bool = True,
+    def __init__(self, n_pre, n_post, pre_ids, post_ids, weights=None, *, copy: bool = True,
                  record_order: bool = True):
         self.pre_size = as_size(n_pre, "n_pre")
         self.post_size = as_size(n_post, "n_post")
@@ -384,14 +414,53 @@ class Connectivity:
         self.n_syn = len(pre)
         self.index_dtype = index_dtype(self.n_pre, self.n_post, self.n_syn)
         self._order = None
+        w = None if weights is None else _check_weights(weights, self.n_syn)
         if _is_canonical(pre, post):
             pre = np.array(pre, dtype=self.index_dtype, copy=copy or None)
             post = np.array(post, dtype=self.index_dtype, copy=copy or None)
+            if w is not None:
+                w = np.array(w, copy=copy or None)
         else:
             pre, post, order = _sort_unique(pre, post, self.n_pre, self.n_post,
-                                            self.index_dtype, record_order)
-            self._order = None if order is None else _readonly(order)
+                                            self.index_dtype, record_order or w is not None)
+            if w is not None:
+                w = w[order]  # the weights follow their synapses
+            if record_order:
+                self._order = _readonly(order)
+        self._weights = None if w is None else _readonly(w)
         self._cache = {PRE_IDS: _readonly(pre), POST_IDS: _readonly(post)}
+
+    #: Per-synapse weights (canonical order) or None; a generated connectivity has none.
+    _weights = None
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """One weight per synapse in canonical order (that of ``pre_ids``), read-only,
+        or None when the synapses carry no weights.
+
+        >>> Connectivity(2, 2, [1, 0], [0, 1], weights=[0.5, 2.0]).weights.tolist()
+        [2.0, 0.5]
+        """
+        return self._weights
+
+    #: The counter-based generator of a connectivity built by one (None when the synapses
+    #: were given or drawn as a whole): it regenerates any row from (seed, row) alone.
+    generator = None
+
+    @classmethod
+    def generated(cls, pre_size, post_size, generator) -> Connectivity:
+        """The synapses of ``generator`` (a counter-based connector's), built only when a
+        structure is required: until then it holds the row counts alone, O(n_pre)."""
+        self = cls.__new__(cls)
+        self.pre_size = as_size(pre_size, "n_pre")
+        self.post_size = as_size(post_size, "n_post")
+        self.n_pre, self.n_post = math.prod(self.pre_size), math.prod(self.post_size)
+        self.generator = generator
+        self.n_syn = generator.n_syn
+        self.index_dtype = index_dtype(self.n_pre, self.n_post, self.n_syn)
+        self._order = None
+        self._cache = {}
+        return self
 
     # --- the order of the ids given, and per-synapse weights ---
 
@@ -433,6 +502,8 @@ class Connectivity:
         ids in another order it could be meant in either, so it is refused. ``prepare``
         calls this before it reads a weight.
         """
+        if weight is self._weights:  # the connectivity's own weights: canonical already
+            return weight
         if self._order is not None and np.ndim(weight) > 0 and np.size(weight) > 1:
             raise SynbenchError(
                 "per-synapse weights are read in canonical (pre, post) order, but this "
@@ -467,6 +538,11 @@ class Connectivity:
     def _get(self, name):
         if name in _SCALARS:
             return getattr(self, name)
+        if name in (PRE_IDS, POST_IDS) and name not in self._cache:
+            require_memory(2 * self.structure_nbytes(PRE_IDS), f"the synapses of {self!r}",
+                           "use the procedural strategy, which stores none")
+            pre, post = self.generator.coo(self.index_dtype)
+            self._cache.update({PRE_IDS: _readonly(pre), POST_IDS: _readonly(post)})
         if name not in self._cache:
             self._check_fits(name)
             inputs, convert = CONVERTERS[name]
@@ -476,14 +552,22 @@ class Connectivity:
 
     @property
     def cached(self) -> tuple[str, ...]:
-        """Names of the structures built so far (always including pre_ids and post_ids)."""
+        """Names of the structures built so far (pre_ids and post_ids from the start,
+        except for a generated connectivity)."""
         return tuple(s for s in STRUCTURES if s in self._cache)
+
+    def out_degrees(self) -> np.ndarray:
+        """The number of synapses of each pre neuron, int64 (n_pre,): a generated
+        connectivity's row counts (no synapse is built), else from pre_slice."""
+        if self.generator is not None and PRE_SLICE not in self._cache:
+            return self.generator.counts()
+        slices = self.require(PRE_SLICE)
+        return (slices[:, 1] - slices[:, 0]).astype(np.int64)
 
     @property
     def max_fanout(self) -> int:
         """The largest number of synapses of one pre neuron (0 with no synapses)."""
-        slices = self.require(PRE_SLICE)
-        return int((slices[:, 1] - slices[:, 0]).max()) if self.n_syn else 0
+        return int(self.out_degrees().max(initial=0))
 
     def structure_nbytes(self, name: str) -> int:
         """Bytes structure ``name`` takes, without building it.
@@ -506,7 +590,8 @@ class Connectivity:
 
         ``.npz`` is appended when missing. The file is written to a temporary name
         first, so an interrupted save leaves no half-written file. It holds the canonical
-        order only: ``order`` (the order the ids were given in) is not saved.
+        order only: ``order`` (the order the ids were given in) is not saved. Per-synapse
+        ``weights`` are saved with the synapses (format 2; format 1 without weights).
 
         >>> import tempfile, os
         >>> conn = Connectivity(3, 3, [0, 1], [1, 2])
@@ -518,12 +603,14 @@ class Connectivity:
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         arrays = {
-            "format_version": np.array(_FORMAT_VERSION, dtype=np.int64),
+            "format_version": np.array(1 if self.weights is None else 2, dtype=np.int64),
             "pre_size": np.array(self.pre_size, dtype=np.int64),
             "post_size": np.array(self.post_size, dtype=np.int64),
             "pre_ids": self.pre_ids,
             "post_ids": self.post_ids,
         }
+        if self.weights is not None:
+            arrays["weights"] = self.weights
         tmp = path.with_name(path.name + ".part")
         try:
             with open(tmp, "wb") as f:
@@ -540,19 +627,13 @@ class Connectivity:
 
         Nothing in the file is trusted: no pickle, array sizes checked against the
         archive and free memory before anything is allocated, and the values checked
-        (sizes, index ranges, canonical order) as for a new Connectivity. Any problem is
-        one SynbenchError naming the file.
+        (sizes, index ranges, canonical order, one finite weight per synapse) as for a new
+        Connectivity. Any problem is one SynbenchError naming the file.
 
         >>> conn = Connectivity.load("e2e.npz")  # doctest: +SKIP
         """
         try:
-            arrays = _read_npz(path)
-            version = arrays["format_version"]
-            if version.shape != () or int(version) != _FORMAT_VERSION:
-                raise SynbenchError(
-                    f"it has connectivity format_version {version.tolist()!r}; this synbench "
-                    f"reads format {_FORMAT_VERSION}"
-                )
+            arrays = _read_npz(path)  # checks format_version too
             sizes = [arrays[k] for k in ("pre_size", "post_size")]
             if any(s.ndim != 1 for s in sizes):
                 raise SynbenchError("pre_size and post_size must be 1-D integer arrays")
@@ -565,7 +646,7 @@ class Connectivity:
                     "its synapses are not in canonical order (sorted by (pre, post), each "
                     "pair once), as Connectivity.save writes them"
                 )
-            return cls(pre_size, post_size, pre, post, copy=False)
+            return cls(pre_size, post_size, pre, post, arrays.get("weights"), copy=False)
         except SynbenchError as e:
             raise SynbenchError(f"cannot read connectivity from {path}: {e}") from None
         except OSError as e:
@@ -589,6 +670,8 @@ class Connectivity:
             and self.post_size == other.post_size
             and np.array_equal(self.pre_ids, other.pre_ids)
             and np.array_equal(self.post_ids, other.post_ids)
+            and (self.weights is None) == (other.weights is None)
+            and (self.weights is None or np.array_equal(self.weights, other.weights))
         )
 
     __hash__ = None
@@ -596,7 +679,8 @@ class Connectivity:
     def __repr__(self) -> str:
         return (
             f"Connectivity(pre_size={self.pre_size}, post_size={self.post_size}, "
-            f"n_syn={self.n_syn}, dtype={self.index_dtype})"
+            f"n_syn={self.n_syn}, dtype={self.index_dtype}"
+            f"{'' if self.weights is None else ', weighted'})"
         )
 
 
@@ -617,7 +701,8 @@ def _freeze(value):
 
 
 def _read_npz(path) -> dict[str, np.ndarray]:
-    """The arrays ``_FILE_KEYS`` of an .npz, read without pickle, sizes checked first."""
+    """The arrays of an .npz written by ``save``, read without pickle, sizes checked first:
+    ``_FILE_KEYS`` (format 1), and ``weights`` too (format 2)."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as e:
@@ -628,17 +713,31 @@ def _read_npz(path) -> dict[str, np.ndarray]:
         missing = [k for k in _FILE_KEYS if k not in keys]
         if missing:
             raise SynbenchError(f"missing {', '.join(missing)}")
-        extra = sorted(set(stored) - {k + ".npy" for k in _FILE_KEYS})
+        extra = sorted(set(stored) - {k + ".npy" for k in _FORMAT_KEYS[_FORMAT_VERSION]})
         if extra:
             raise SynbenchError(f"unexpected entries {', '.join(extra)} (not a connectivity)")
-        infos = [archive.getinfo(k + ".npy") for k in _FILE_KEYS]
-        require_memory(sum(info.file_size for info in infos), "reading its arrays",
-                       "free memory or use a machine with more")
-        return {k: _read_npy(archive, info) for k, info in zip(_FILE_KEYS, infos, strict=True)}
+        require_memory(sum(archive.getinfo(name).file_size for name in stored),
+                       "reading its arrays", "free memory or use a machine with more")
+        version = _read_npy(archive, archive.getinfo("format_version.npy"))
+        if version.shape != () or int(version) not in _FORMAT_KEYS:
+            raise SynbenchError(
+                f"it has connectivity format_version {version.tolist()!r}; this synbench "
+                f"reads formats {', '.join(map(str, _FORMAT_KEYS))}"
+            )
+        names = _FORMAT_KEYS[int(version)]
+        if "weights.npy" in stored and "weights" not in names:
+            raise SynbenchError(f"unexpected entries weights.npy: a format_version "
+                                f"{int(version)} file holds no weights (format 2 does)")
+        if "weights.npy" not in stored and "weights" in names:
+            raise SynbenchError(f"missing weights, which a format_version {int(version)} "
+                                "file holds (format 1 has none)")
+        return {k: _read_npy(archive, archive.getinfo(k + ".npy"),
+                             "f" if k == "weights" else "iu") for k in names}
 
 
-def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    """One member: its header is checked against the bytes stored before reading them."""
+def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, kinds: str = "iu") -> np.ndarray:
+    """One member: its header is checked against the bytes stored before reading them;
+    its dtype must be of ``kinds`` (integers, or "f" floats)."""
     name = info.filename
     with archive.open(info) as f:
         version = np.lib.format.read_magic(f)
@@ -650,14 +749,37 @@ def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
         if dtype.hasobject:
             raise SynbenchError(f"{name} holds Python objects (pickled data), which synbench "
                                 "never loads")
-        if dtype.kind not in "iu" or dtype.fields is not None:
-            raise SynbenchError(f"{name} holds {dtype} values, not integers")
+        if dtype.kind not in kinds or dtype.fields is not None:
+            raise SynbenchError(f"{name} holds {dtype} values, not "
+                                f"{'floats' if kinds == 'f' else 'integers'}")
         nbytes = math.prod(shape) * dtype.itemsize
         data = f.read()
         if len(data) != nbytes:
             raise SynbenchError(f"{name} is damaged: its header promises {nbytes} bytes but "
                                 f"{len(data)} follow")
     return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _check_weights(weights, n_syn: int) -> np.ndarray:
+    """``weights`` as a float array of shape (n_syn,), all finite, else a SynbenchError.
+    Integers become float64; floats keep their dtype."""
+    w = np.asarray(weights)
+    if w.dtype.kind in "iu":
+        w = w.astype(np.float64)
+    elif w.dtype.kind != "f":
+        raise SynbenchError(f"weights must be real numbers, one per synapse, not {w.dtype} "
+                            "values")
+    if w.shape != (n_syn,):
+        raise SynbenchError(
+            f"weights must hold one value per synapse, shape ({n_syn},), not shape {w.shape}"
+            + ("; a single weight for every synapse is the projection's weight" if w.ndim == 0
+               else "")
+        )
+    for a in range(0, n_syn, _CHUNK):  # chunks bound the temporary of isfinite
+        if not np.isfinite(w[a:a + _CHUNK]).all():
+            k = a + int(np.argmin(np.isfinite(w[a:a + _CHUNK])))
+            raise SynbenchError(f"weights must be finite; synapse {k} has {w[k]}")
+    return w
 
 
 def _check_ids(ids, what: str, n: int, n_name: str) -> np.ndarray:

@@ -204,7 +204,9 @@ class Simulation:
         self.add = entry.extras.get("add_events") if entry is not None else None
         kw = {} if max_spikes is None else {"max_spikes": max_spikes}
         projections = _projections(spec, conns) if entry is not None else []
-        if fuse and entry is not None:
+        # Fusing joins connectivities, which a strategy holding one kind of connectivity
+        # only (all2all, one2one, procedural) would refuse.
+        if fuse and entry is not None and not entry.strategy.connectivity:
             projections = fuse_projections(projections, spec.n)
         with precision(self.dtype):
             self.model = neuron_model(spec, dt, jnp)
