@@ -11,7 +11,6 @@ import jax
 import numpy as np
 import pytest
 
-from synbench import coba, run
 from synbench.core import registry
 from synbench.core.connect import FixedPostNum, FixedProb
 from synbench.core.connect import generated as gen_module
@@ -125,8 +124,8 @@ def _precision(backend, dtype):
 
 
 @each_entry
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("case", list(CONNECTIVITIES))
+@pytest.mark.parametrize(("case", "dtype"), [(case, "float64") for case in CONNECTIVITIES]
+                         + [("fixedprob", "float32"), ("fixedpostnum_no_self", "float32")])
 def test_procedural_equals_pre_slice_per_step(entry, case, dtype):
     conn = CONNECTIVITIES[case]()
     reference = registry.get("pre_slice", "numpy")
@@ -216,38 +215,7 @@ def test_per_synapse_weights_are_refused(entry):
         entry.prepare(conn, np.full(conn.n_syn, 0.5), "float64")
 
 
-# --- (5) a network: the same raster as pre_slice ---
-
-
-@pytest.fixture(scope="module")
-def coba_reference():
-    spec = coba(400, counter_based=True)
-    return spec, run(spec, "pre_slice", "numpy", duration=50.0)
-
-
-@each_entry
-def test_coba_raster_equals_pre_slice(entry, coba_reference):
-    spec, ref = coba_reference
-    assert ref.spike_ids.size > 100  # the network is active
-    if entry.backend == "jax":
-        # Unfused: fuse_projections merges the projections' synapses into a stored
-        # connectivity, which procedural refuses (test below).
-        sim = _module("jax").Simulation(spec, entry, spec.connectivity(), 0.1, "float64", 500,
-                                        fuse=False)
-        sim.compile()
-        steps, ids = sim.advance(500)
-    else:
-        result = run(spec, "procedural", entry.backend, duration=50.0)
-        steps, ids = result.spike_steps, result.spike_ids
-    np.testing.assert_array_equal(steps, ref.spike_steps)
-    np.testing.assert_array_equal(ids, ref.spike_ids)
-
-
-@pytest.mark.skipif(not any(e.backend == "jax" for e in ENTRIES), reason="no JAX")
-def test_jax_run_holds_counter_based_projections(coba_reference):
-    spec, ref = coba_reference
-    result = run(spec, "procedural", "jax", duration=50.0)
-    np.testing.assert_array_equal(result.spike_ids, ref.spike_ids)
+# --- (5) the CUDA source: the network rasters are test_run.py's (every entry) ---
 
 
 def test_cuda_source_holds_generated_constants():

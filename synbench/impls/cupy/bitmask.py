@@ -33,8 +33,8 @@ def deliver(data, g, events):
 
 
 def record(data):
-    """The fields of ``struct Proj`` the functor reads: the bits travel in ``rows``."""
-    return {"rows": data.bits, "width": data.bits.shape[1], "row_start": data.row_start}
+    """The fields of ``struct Proj`` the functor reads."""
+    return {"bits": data.bits, "width": data.bits.shape[1], "row_start": data.row_start}
 
 
 # The network step gives each spike of the step (the monitor's list) one warp, adding

@@ -36,8 +36,7 @@ def deliver(data, g, events):
 
 
 # The network step gives each spike of the step (the monitor's list) one warp, adding
-# into a buffer that network_currents adds to the decayed state; the record's ``rows``
-# field carries ``params``.
+# into a buffer that network_currents adds to the decayed state.
 register("procedural", prepare=prepare, deliver=deliver, conductance=post_is_state,
          reads="DECAY_INC", cuda="procedural.cu", functor="Procedural",
-         launches=("network_spike_list",), record=lambda data: {"rows": data.params})
+         launches=("network_spike_list",), record=lambda data: {"params": data.params})

@@ -48,12 +48,12 @@ __global__ void bitmask_deliver(T* g, const unsigned char* bits, long long n_byt
 }
 
 // The network step (network_spike_list): the rows of the step's spikes, added into the
-// projection's buffer (decayed and folded in by network_currents). struct Proj has no
-// byte-array field: the bits travel in `rows` (their row width, in bytes, in `width`).
+// projection's buffer (decayed and folded in by network_currents); the row width, in
+// bytes, travels in `width`.
 struct Bitmask {
     template <typename T>
     static __device__ __forceinline__ void row(const Proj& p, long long i, int lane) {
-        bitmask_row(tp<T>(p.buf), tp<const unsigned char>(p.rows), p.width,
+        bitmask_row(tp<T>(p.buf), tp<const unsigned char>(p.bits), p.width,
                     tp<const long long>(p.row_start), tp<const T>(p.w), (int)p.w_stride, (T)1,
                     i, lane);
     }

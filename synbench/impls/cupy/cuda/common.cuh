@@ -123,6 +123,8 @@ struct Proj {
     unsigned long long post;       // int*: post id per synapse (canonical)
     unsigned long long rows;       // int*: padded rows [n_pre, width] (ell, pre2syn)
     unsigned long long cols;       // int*: padded post2syn [n_post, col_width]
+    unsigned long long bits;       // unsigned char*: bitmask rows [n_pre, width] (bytes)
+    unsigned long long params;     // unsigned*: procedural's generator parameters
 };
 
 template <typename T>

@@ -93,12 +93,11 @@ __global__ void procedural_deliver(T* g, const E* events, long long n_pre,
 }
 
 // The network step (network_spike_list): the rows of the step's spikes, added into the
-// projection's buffer (decayed and folded in by network_currents). The record's `rows`
-// field carries `params` (an unsigned int array, not padded rows).
+// projection's buffer (decayed and folded in by network_currents).
 struct Procedural {
     template <typename T>
     static __device__ __forceinline__ void row(const Proj& p, long long i, int lane) {
-        procedural_row(tp<T>(p.buf), tp<const unsigned>(p.rows), (T)1 * tp<const T>(p.w)[0], i,
+        procedural_row(tp<T>(p.buf), tp<const unsigned>(p.params), (T)1 * tp<const T>(p.w)[0], i,
                        lane);
     }
 };
