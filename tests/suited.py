@@ -19,7 +19,7 @@ from synbench.core.networks import with_connector
 def network_for(strategy: str | None, build, **kwargs):
     """``build(**kwargs)`` (coba, cuba, cobahh), connected so that ``strategy`` holds it."""
     kind = strategies.strategy(strategy).connectivity if strategy else ""
-    if kind == "generated":
+    if kind == "counter_based":
         return build(counter_based=True, **kwargs)
     if kind == "all_to_all":
         spec = build(**kwargs)
@@ -42,7 +42,7 @@ def connectivity_for(strategy: str, n_pre: int, n_post: int, seed: int = 1, p: f
         return All2All().build(n_pre, n_post)
     if kind == "one_to_one":
         return One2One().build(n_pre)
-    return FixedProb(p, seed=seed, counter_based=kind == "generated").build(n_pre, n_post)
+    return FixedProb(p, seed=seed, counter_based=kind == "counter_based").build(n_pre, n_post)
 
 
 def weight_for(strategy: str, conn, seed: int = 3):

@@ -121,7 +121,7 @@ def _one_to_one(conn) -> str | None:
             f"{conn.n_post} post neurons, not pre i -> post i for every i")
 
 
-def _generated(conn) -> str | None:
+def _counter_based(conn) -> str | None:
     if conn.generator is not None:
         return None
     return ("this connectivity's synapses are stored, not generated: build it with "
@@ -134,8 +134,8 @@ CONNECTIVITY = {
     "all_to_all": ("every pre neuron connected to every post neuron (All2All, with or "
                    "without self-connections)", _all_to_all),
     "one_to_one": ("pre neuron i connected to post neuron i alone (One2One)", _one_to_one),
-    "generated": ("a counter-based connectivity, whose synapses it regenerates from "
-                  "(seed, pre index)", _generated),
+    "counter_based": ("a counter-based connectivity, whose synapses it regenerates from "
+                  "(seed, pre index)", _counter_based),
 }
 
 
@@ -224,7 +224,7 @@ declare("one2one", state="post", event_driven=False, needs=(), connectivity="one
         seed="BrainPy one2one",
         doc="No index arrays: pre neuron i drives post neuron i alone, so the input is "
             "the spikes times the weights, elementwise. One-to-one connectivity only.")
-declare("procedural", state="post", event_driven=True, needs=(), connectivity="generated",
+declare("procedural", state="post", event_driven=True, needs=(), connectivity="counter_based",
         scalar_weight=True, seed="GeNN procedural connectivity, brainevent JIT connectivity",
         doc="No synapse stored: each spiking pre neuron's targets are regenerated from "
             "(seed, pre index) by the counter-based connector's hash, every time, so "
