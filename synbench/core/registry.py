@@ -51,6 +51,14 @@ def as_weight(weight, n_syn: int, dtype) -> np.ndarray:
     return w.astype(dtype)
 
 
+def one_weight(weight, n_syn: int, dtype) -> np.ndarray:
+    """The 0-d weight of a strategy that holds one weight for every synapse (declared
+    ``scalar_weight``; ``prepare`` has refused per-synapse weights already). Any value
+    will do with no synapse."""
+    w = as_weight(weight, n_syn, dtype)
+    return (w.reshape(-1)[0] if w.size else np.zeros((), dtype)).astype(dtype).reshape(())
+
+
 # --- what the kernel API accepts (DESIGN section 7), one place for every backend ---
 
 

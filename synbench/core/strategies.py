@@ -114,6 +114,12 @@ def _all_to_all(conn) -> str | None:
     return f"this connectivity has {conn.n_syn} of the {pairs} pairs"
 
 
+def without_self_connections(conn) -> bool:
+    """For an all-to-all connectivity: whether pre i -> post i is left out (then
+    n_pre == n_post and every other pair is connected)."""
+    return conn.n_syn != conn.n_pre * conn.n_post
+
+
 def _one_to_one(conn) -> str | None:
     if conn.n_pre == conn.n_post == conn.n_syn and np.array_equal(conn.pre_ids, conn.post_ids):
         return None

@@ -6,17 +6,15 @@ import functools
 import cupy
 import numpy as np
 
-from ...core.registry import as_weight
+from ...core.registry import one_weight
+from ...core.strategies import without_self_connections
 from . import BLOCK, events_array, i64, kernel, kernel_data, launch, post_is_state, register
 
 
 def prepare(conn, weight, dtype):
-    w = as_weight(weight, conn.n_syn, dtype)
     data = kernel_data(conn, weight, dtype, total=cupy.zeros(1, dtype=dtype))
-    # One weight for every synapse (any value will do when there is no synapse).
-    data.weight = data.dtype.type(w.reshape(-1)[0] if w.size else 0)
-    # All pairs but i -> i (then n_pre == n_post).
-    data.self_excluded = np.int32(conn.n_syn != conn.n_pre * conn.n_post)
+    data.weight = one_weight(weight, conn.n_syn, dtype)[()]
+    data.self_excluded = np.int32(without_self_connections(conn))
     return data
 
 

@@ -1,18 +1,14 @@
 """all2all on JAX: no index arrays, every pre neuron onto every post neuron."""
 
-import numpy as np
-
-from ...core.registry import as_weight
+from ...core.registry import one_weight
+from ...core.strategies import without_self_connections
 from . import make_data, post_is_state, register
 
 
 def prepare(conn, weight, dtype, max_spikes=None):
-    w = as_weight(weight, conn.n_syn, dtype)
-    # One weight for every synapse (any value will do when there is no synapse).
-    one_weight = w.reshape(-1)[0] if w.size else np.zeros((), dtype)
-    # All pairs but i -> i (then n_pre == n_post): static, so the kernel compiles for it.
-    return make_data(conn, weight, dtype, {"weight": np.asarray(one_weight, dtype)},
-                     max_spikes, self_excluded=conn.n_syn != conn.n_pre * conn.n_post)
+    # Whether pre i -> post i is left out is static, so the kernel compiles for it.
+    return make_data(conn, weight, dtype, {"weight": one_weight(weight, conn.n_syn, dtype)},
+                     max_spikes, self_excluded=without_self_connections(conn))
 
 
 def deliver(data, g, events):

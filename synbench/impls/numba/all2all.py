@@ -2,19 +2,16 @@
 
 from collections import namedtuple
 
-from ...core.registry import as_weight
+from ...core.registry import one_weight
+from ...core.strategies import without_self_connections
 from . import SIZES, jit, post_is_state, register, sizes
 
 All2AllData = namedtuple("All2AllData", SIZES + ("weight", "self_excluded"))
 
 
 def prepare(conn, weight, dtype):
-    weight = as_weight(weight, conn.n_syn, dtype)
-    # One weight for every synapse (any value will do when there is no synapse).
-    one_weight = weight.reshape(-1)[0] if weight.size else weight.dtype.type(0)
-    # All pairs but i -> i (then n_pre == n_post).
-    self_excluded = conn.n_syn != conn.n_pre * conn.n_post
-    return All2AllData(*sizes(conn, dtype), one_weight, self_excluded)
+    return All2AllData(*sizes(conn, dtype), one_weight(weight, conn.n_syn, dtype)[()],
+                       without_self_connections(conn))
 
 
 @jit

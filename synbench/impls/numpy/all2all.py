@@ -4,19 +4,17 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ...core.registry import as_weight
+from ...core.registry import one_weight
+from ...core.strategies import without_self_connections
 from . import post_is_state, register
 
 
 def prepare(conn, weight, dtype):
     """The sizes, the one weight and whether pre i -> post i is left out."""
-    weight = as_weight(weight, conn.n_syn, dtype)
     return SimpleNamespace(
         n_pre=conn.n_pre, n_post=conn.n_post, n_syn=conn.n_syn, dtype=np.dtype(dtype),
-        # One weight for every synapse (any value will do when there is no synapse).
-        weight=weight.reshape(-1)[0] if weight.size else np.zeros((), dtype),
-        # All pairs but i -> i (then n_pre == n_post).
-        self_excluded=conn.n_syn != conn.n_pre * conn.n_post,
+        weight=one_weight(weight, conn.n_syn, dtype),
+        self_excluded=without_self_connections(conn),
     )
 
 
