@@ -47,11 +47,13 @@ _INT32_MAX = np.iinfo(np.int32).max
 MAX_NEURONS = 2**62
 _CHUNK = 1 << 20  # elements per chunk when scanning large arrays, to bound temporaries
 #: File formats: 1 holds the synapses (``_FILE_KEYS``), 2 also their weights (``weights``,
-#: one float per synapse in canonical order). ``save`` writes format 1 when there are no
-#: weights, so an unweighted file stays what it always was.
-_FORMAT_VERSION = 2
+#: one float per synapse in canonical order), 3 their delays (``delays``, ms, canonical
+#: order) and weights if they have any. ``save`` writes the lowest format that holds
+#: what the connectivity carries, so an older file stays what it always was.
 _FILE_KEYS = ("format_version", "pre_size", "post_size", "pre_ids", "post_ids")
-_FORMAT_KEYS = {1: _FILE_KEYS, 2: (*_FILE_KEYS, "weights")}
+#: Per format: (the per-synapse arrays it must hold, those it may hold).
+_FORMAT_ARRAYS = {1: ((), ()), 2: (("weights",), ()), 3: (("delays",), ("weights",))}
+_PER_SYNAPSE = ("weights", "delays")
 
 
 # --- memory ---------------------------------------------------------------------------
@@ -366,6 +368,10 @@ class Connectivity:
         One weight per synapse, in the order of the ids given (sorted with them into
         canonical order), finite; exposed read-only as ``weights`` (None: none). A
         projection whose weight is None uses them.
+    delays : array_like of float, [n_syn], optional
+        One transmission delay per synapse in ms (>= 0, finite), in the order of the ids
+        given; exposed read-only as ``delays`` in canonical order (None: none). A
+        projection whose delay is None uses them (DESIGN section 4c).
     copy : bool
         Copy the id (and weight) arrays (default). With ``copy=False`` the arrays are used as they
         are when already canonical and of the index dtype: do not modify them after.
@@ -398,8 +404,8 @@ class Connectivity:
     ([0.0, 0.1, 0.2], None)
     """
 
-    def __init__(self, n_pre, n_post, pre_ids, post_ids, weights=None, *, copy: bool = True,
-                 record_order: bool = True):
+    def __init__(self, n_pre, n_post, pre_ids, post_ids, weights=None, *, delays=None,
+                 copy: bool = True, record_order: bool = True):
         self.pre_size = as_size(n_pre, "n_pre")
         self.post_size = as_size(n_post, "n_post")
         self.n_pre = math.prod(self.pre_size)
@@ -415,23 +421,36 @@ class Connectivity:
         self.index_dtype = index_dtype(self.n_pre, self.n_post, self.n_syn)
         self._order = None
         w = None if weights is None else _check_weights(weights, self.n_syn)
+        d = None if delays is None else _check_weights(delays, self.n_syn, "delays")
         if _is_canonical(pre, post):
             pre = np.array(pre, dtype=self.index_dtype, copy=copy or None)
             post = np.array(post, dtype=self.index_dtype, copy=copy or None)
-            if w is not None:
-                w = np.array(w, copy=copy or None)
+            w, d = (None if a is None else np.array(a, copy=copy or None) for a in (w, d))
         else:
+            carried = w is not None or d is not None
             pre, post, order = _sort_unique(pre, post, self.n_pre, self.n_post,
-                                            self.index_dtype, record_order or w is not None)
-            if w is not None:
-                w = w[order]  # the weights follow their synapses
+                                            self.index_dtype, record_order or carried)
+            # The weights and delays follow their synapses.
+            w, d = (None if a is None else a[order] for a in (w, d))
             if record_order:
                 self._order = _readonly(order)
         self._weights = None if w is None else _readonly(w)
+        self._delays = None if d is None else _readonly(d)
         self._cache = {PRE_IDS: _readonly(pre), POST_IDS: _readonly(post)}
 
-    #: Per-synapse weights (canonical order) or None; a generated connectivity has none.
-    _weights = None
+    #: Per-synapse weights and delays (canonical order) or None; a generated connectivity
+    #: has none.
+    _weights = _delays = None
+
+    @property
+    def delays(self) -> np.ndarray | None:
+        """One delay per synapse in ms, canonical order (that of ``pre_ids``), read-only,
+        or None when the synapses carry no delays.
+
+        >>> Connectivity(2, 2, [1, 0], [0, 1], delays=[1.5, 0.1]).delays.tolist()
+        [0.1, 1.5]
+        """
+        return self._delays
 
     @property
     def weights(self) -> np.ndarray | None:
@@ -591,7 +610,8 @@ class Connectivity:
         ``.npz`` is appended when missing. The file is written to a temporary name
         first, so an interrupted save leaves no half-written file. It holds the canonical
         order only: ``order`` (the order the ids were given in) is not saved. Per-synapse
-        ``weights`` are saved with the synapses (format 2; format 1 without weights).
+        ``weights`` and ``delays`` are saved with the synapses (formats 2 and 3; format 1
+        without either).
 
         >>> import tempfile, os
         >>> conn = Connectivity(3, 3, [0, 1], [1, 2])
@@ -603,14 +623,16 @@ class Connectivity:
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         arrays = {
-            "format_version": np.array(1 if self.weights is None else 2, dtype=np.int64),
+            "format_version": np.array(3 if self.delays is not None else
+                                       2 if self.weights is not None else 1, dtype=np.int64),
             "pre_size": np.array(self.pre_size, dtype=np.int64),
             "post_size": np.array(self.post_size, dtype=np.int64),
             "pre_ids": self.pre_ids,
             "post_ids": self.post_ids,
         }
-        if self.weights is not None:
-            arrays["weights"] = self.weights
+        for name in _PER_SYNAPSE:
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         tmp = path.with_name(path.name + ".part")
         try:
             with open(tmp, "wb") as f:
@@ -627,7 +649,7 @@ class Connectivity:
 
         Nothing in the file is trusted: no pickle, array sizes checked against the
         archive and free memory before anything is allocated, and the values checked
-        (sizes, index ranges, canonical order, one finite weight per synapse) as for a new
+        (sizes, index ranges, canonical order, one finite weight and delay per synapse) as for a new
         Connectivity. Any problem is one SynbenchError naming the file.
 
         >>> conn = Connectivity.load("e2e.npz")  # doctest: +SKIP
@@ -646,7 +668,8 @@ class Connectivity:
                     "its synapses are not in canonical order (sorted by (pre, post), each "
                     "pair once), as Connectivity.save writes them"
                 )
-            return cls(pre_size, post_size, pre, post, arrays.get("weights"), copy=False)
+            return cls(pre_size, post_size, pre, post, arrays.get("weights"),
+                       delays=arrays.get("delays"), copy=False)
         except SynbenchError as e:
             raise SynbenchError(f"cannot read connectivity from {path}: {e}") from None
         except OSError as e:
@@ -671,7 +694,7 @@ class Connectivity:
             and np.array_equal(self.pre_ids, other.pre_ids)
             and np.array_equal(self.post_ids, other.post_ids)
             and (self.weights is None) == (other.weights is None)
-            and (self.weights is None or np.array_equal(self.weights, other.weights))
+            and all(_same_or_none(getattr(self, a), getattr(other, a)) for a in _PER_SYNAPSE)
         )
 
     __hash__ = None
@@ -680,8 +703,13 @@ class Connectivity:
         return (
             f"Connectivity(pre_size={self.pre_size}, post_size={self.post_size}, "
             f"n_syn={self.n_syn}, dtype={self.index_dtype}"
-            f"{'' if self.weights is None else ', weighted'})"
+            f"{'' if self.weights is None else ', weighted'}"
+            f"{'' if self.delays is None else ', delayed'})"
         )
+
+
+def _same_or_none(a, b) -> bool:
+    return (a is None) == (b is None) and (a is None or np.array_equal(a, b))
 
 
 def _structure_property(name: str) -> property:
@@ -702,7 +730,7 @@ def _freeze(value):
 
 def _read_npz(path) -> dict[str, np.ndarray]:
     """The arrays of an .npz written by ``save``, read without pickle, sizes checked first:
-    ``_FILE_KEYS`` (format 1), and ``weights`` too (format 2)."""
+    ``_FILE_KEYS``, and the per-synapse arrays of its format (``_FORMAT_ARRAYS``)."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as e:
@@ -713,26 +741,30 @@ def _read_npz(path) -> dict[str, np.ndarray]:
         missing = [k for k in _FILE_KEYS if k not in keys]
         if missing:
             raise SynbenchError(f"missing {', '.join(missing)}")
-        extra = sorted(set(stored) - {k + ".npy" for k in _FORMAT_KEYS[_FORMAT_VERSION]})
+        extra = sorted(set(stored) - {k + ".npy" for k in (*_FILE_KEYS, *_PER_SYNAPSE)})
         if extra:
             raise SynbenchError(f"unexpected entries {', '.join(extra)} (not a connectivity)")
         require_memory(sum(archive.getinfo(name).file_size for name in stored),
                        "reading its arrays", "free memory or use a machine with more")
         version = _read_npy(archive, archive.getinfo("format_version.npy"))
-        if version.shape != () or int(version) not in _FORMAT_KEYS:
+        if version.shape != () or int(version) not in _FORMAT_ARRAYS:
             raise SynbenchError(
                 f"it has connectivity format_version {version.tolist()!r}; this synbench "
-                f"reads formats {', '.join(map(str, _FORMAT_KEYS))}"
+                f"reads formats {', '.join(map(str, _FORMAT_ARRAYS))}"
             )
-        names = _FORMAT_KEYS[int(version)]
-        if "weights.npy" in stored and "weights" not in names:
-            raise SynbenchError(f"unexpected entries weights.npy: a format_version "
-                                f"{int(version)} file holds no weights (format 2 does)")
-        if "weights.npy" not in stored and "weights" in names:
-            raise SynbenchError(f"missing weights, which a format_version {int(version)} "
-                                "file holds (format 1 has none)")
+        must, may = _FORMAT_ARRAYS[int(version)]
+        for name in _PER_SYNAPSE:
+            if name + ".npy" in stored and name not in must + may:
+                holds = [v for v, (m, o) in _FORMAT_ARRAYS.items() if name in m + o]
+                raise SynbenchError(f"unexpected entries {name}.npy: a format_version "
+                                    f"{int(version)} file holds no {name} (format "
+                                    f"{' or '.join(map(str, holds))} does)")
+            if name + ".npy" not in stored and name in must:
+                raise SynbenchError(f"missing {name}, which a format_version {int(version)} "
+                                    "file holds (format 1 has none)")
+        names = (*_FILE_KEYS, *(k for k in _PER_SYNAPSE if k + ".npy" in stored))
         return {k: _read_npy(archive, archive.getinfo(k + ".npy"),
-                             "f" if k == "weights" else "iu") for k in names}
+                             "f" if k in _PER_SYNAPSE else "iu") for k in names}
 
 
 def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, kinds: str = "iu") -> np.ndarray:
@@ -760,25 +792,28 @@ def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, kinds: str = "iu"
     return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
 
-def _check_weights(weights, n_syn: int) -> np.ndarray:
-    """``weights`` as a float array of shape (n_syn,), all finite, else a SynbenchError.
-    Integers become float64; floats keep their dtype."""
+def _check_weights(weights, n_syn: int, what: str = "weights") -> np.ndarray:
+    """``weights`` (or ``delays``, ms, also >= 0) as a float array of shape (n_syn,), all
+    finite, else a SynbenchError. Integers become float64; floats keep their dtype."""
     w = np.asarray(weights)
     if w.dtype.kind in "iu":
         w = w.astype(np.float64)
     elif w.dtype.kind != "f":
-        raise SynbenchError(f"weights must be real numbers, one per synapse, not {w.dtype} "
+        raise SynbenchError(f"{what} must be real numbers, one per synapse, not {w.dtype} "
                             "values")
+    one = "weight" if what == "weights" else "delay"
     if w.shape != (n_syn,):
         raise SynbenchError(
-            f"weights must hold one value per synapse, shape ({n_syn},), not shape {w.shape}"
-            + ("; a single weight for every synapse is the projection's weight" if w.ndim == 0
+            f"{what} must hold one value per synapse, shape ({n_syn},), not shape {w.shape}"
+            + (f"; a single {one} for every synapse is the projection's {one}" if w.ndim == 0
                else "")
         )
     for a in range(0, n_syn, _CHUNK):  # chunks bound the temporary of isfinite
-        if not np.isfinite(w[a:a + _CHUNK]).all():
-            k = a + int(np.argmin(np.isfinite(w[a:a + _CHUNK])))
-            raise SynbenchError(f"weights must be finite; synapse {k} has {w[k]}")
+        ok = np.isfinite(w[a:a + _CHUNK]) & (what == "weights" or w[a:a + _CHUNK] >= 0)
+        if not ok.all():
+            k = a + int(np.argmin(ok))
+            rule = "finite" if what == "weights" else "finite and >= 0 ms"
+            raise SynbenchError(f"{what} must be {rule}; synapse {k} has {w[k]}")
     return w
 
 
