@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .core import registry, strategies
+from .core import delays, registry, strategies
 from .core.connect import Connectivity
 from .core.errors import SynbenchError, SynbenchWarning
 from .core.networks import NetworkSpec
@@ -232,15 +232,64 @@ def check_exact(spec: NetworkSpec, strategy: str | None, allow_inexact: bool) ->
     return why
 
 
-def unsuited_reason(spec: NetworkSpec, strategy: str, conns: dict) -> str | None:
-    """None when ``strategy`` holds every projection's connectivity and weight, else why
-    not (all2all holds all-to-all connectivity only, procedural a counter-based one)."""
+def unsuited_reason(spec: NetworkSpec, strategy: str, conns: dict, backend: str | None = None,
+                    dt: float = 0.1, delay_mechanism: str | None = None) -> str | None:
+    """None when ``strategy`` holds every projection's connectivity, weight and delays,
+    else why not (all2all holds all-to-all connectivity only, procedural a counter-based
+    one, AlignPre strategies one delay per projection). With ``backend``, also whether
+    the backend has the delay mechanism."""
     spec, conns = with_weights(spec, conns)
     for p in spec.projections:
         why = strategies.unsuited_reason(strategy, conns[p.name], p.weight)
         if why is not None:
             return f"projection {p.name}: {why}"
+    try:
+        if backend is not None:
+            plan_delays(spec, conns, registry.get(strategy, backend), dt, delay_mechanism)
+        elif delay_mechanism is not None or _per_synapse_delays(spec, conns, dt):
+            why = delays.unsuited_reason(strategies.strategy(strategy), delay_mechanism)
+            if why is not None:
+                return why
+    except SynbenchError as e:
+        return str(e)
     return None
+
+
+def _per_synapse_delays(spec: NetworkSpec, conns: dict, dt: float) -> bool:
+    return any(delays.per_synapse(p.delay_steps(conns[p.name], dt)) for p in spec.projections)
+
+
+def plan_delays(spec: NetworkSpec, conns: dict, entry, dt: float,
+                mechanism: str | None = None) -> delays.DelayPlan | None:
+    """The run's delays in steps (DESIGN section 4c), or None when there are none.
+
+    One number per projection: a ring of pre spike vectors that the strategy's kernel
+    delivers from. One per synapse on any projection (or a ``mechanism`` named): every
+    projection through that mechanism (default: the strategy's,
+    ``delays.default_mechanism``), refused with the reason where the strategy or the
+    backend cannot.
+    """
+    steps = {p.name: p.delay_steps(conns[p.name], dt) for p in spec.projections}
+    if mechanism is None and not any(delays.per_synapse(s) for s in steps.values()):
+        return delays.DelayPlan(steps) if any(steps.values()) else None
+    found = registry.delay_entry(entry.name, entry.backend, mechanism)
+    steps = {name: s if delays.per_synapse(s) else np.full(conns[name].n_syn, s, np.int32)
+             for name, s in steps.items()}
+    return delays.DelayPlan(steps, found.mechanism, found)
+
+
+def delay_nbytes(plan, spec: NetworkSpec, conns: dict, dtype) -> int:
+    """Estimated bytes the run's delays hold: rings, queues, per-synapse delays."""
+    if plan is None:
+        return 0
+    total = 0
+    for p in spec.projections:
+        conn, depth = conns[p.name], plan.depth(p.name)
+        if plan.mechanism is None:
+            total += depth * conn.n_pre if depth > 1 else 0
+        else:
+            total += delays.nbytes(plan.mechanism, conn, depth, dtype)
+    return total
 
 
 def with_weights(spec: NetworkSpec, conns: dict) -> tuple[NetworkSpec, dict]:
@@ -292,6 +341,7 @@ def run(
     conns: dict | None = None,
     allow_inexact: bool = False,
     monitor: Monitor | None = None,
+    delay_mechanism: str | None = None,
 ) -> RunResult:
     """Simulate ``spec`` for ``duration`` ms with one strategy on one backend.
 
@@ -301,7 +351,9 @@ def run(
     cannot hold the spec's synapse models exactly (NMDA summed per post neuron) is
     refused, unless ``allow_inexact``: then the result says why it is inexact.
     ``monitor`` records state variables of chosen neurons (:class:`Monitor`) into
-    ``result.traces``.
+    ``result.traces``. Projections with per-synapse delays go through
+    ``delay_mechanism`` ('spike_ring', 'input_ring', 'spike_queue'; None: the strategy's
+    default, ``core.delays``); naming one puts one-number delays through it too.
 
     >>> from synbench import coba, run
     >>> result = run(coba(1000), "pre_slice", "numpy", duration=10.0)  # doctest: +SKIP
@@ -332,10 +384,12 @@ def run(
             raise SynbenchError(why)
         weighted, conns = with_weights(spec, conns)  # weight=None: the connectivity's
         entry.check_fits([(conns[p.name], p.synapse) for p in spec.projections], dtype)
+        plan = plan_delays(weighted, conns, entry, dt, delay_mechanism)
     else:
-        weighted, conns = spec, {}
+        weighted, conns, plan = spec, {}, None
 
-    sim = module.Simulation(weighted, entry, conns, dt, dtype, chunk_steps)
+    delay_option = {} if plan is None else {"delays": plan}
+    sim = module.Simulation(weighted, entry, conns, dt, dtype, chunk_steps, **delay_option)
     start = time.perf_counter()
     sim.compile()
     compile_s = time.perf_counter() - start
@@ -377,7 +431,8 @@ def run(
         spec_identity=spec.identity,
         inexact=inexact,
         held_bytes=sum(entry.nbytes(conns[p.name], dtype, p.synapse)
-                       for p in spec.projections) if entry is not None else 0,
+                       for p in spec.projections) + delay_nbytes(plan, spec, conns, dtype)
+        if entry is not None else 0,
         **_traces(monitor, spec, samples, dt),
     )
 

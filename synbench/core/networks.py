@@ -16,6 +16,7 @@ import numpy as np
 
 from .connect import Connectivity, Connector, FixedProb
 from .connect.structures import require_memory
+from .delays import UniformDelay, check_delay, delay_steps
 from .errors import SynbenchError
 from .integrators import METHODS
 from .neurons import HHParams, LIFParams
@@ -126,7 +127,7 @@ class SpikeTimes:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Projection:
     """Synapses from group ``pre`` to group ``post``: connectivity, synapse model, weight
     and output (DESIGN section 4; the strategy is chosen per run).
@@ -141,6 +142,10 @@ class Projection:
     connectivity carries it (``Connectivity.weights``, which weighted connectors such as
     GaussianWeight and DOG emit). A number is used even when the connectivity carries
     weights. :meth:`weight_for` resolves it against a built connectivity.
+
+    ``delay`` (DESIGN section 4c) is one number of ms for every synapse (default 0), one
+    per synapse (canonical order), ``UniformDelay(low, high, seed)``, or None: the delays
+    the connectivity carries (``Connectivity.delays``). :meth:`delay_steps` resolves it.
     """
 
     name: str
@@ -150,8 +155,10 @@ class Projection:
     synapse: SynapseModel
     weight: float | None
     output: object
+    delay: object = 0.0
 
     def __post_init__(self):
+        object.__setattr__(self, "delay", check_delay(self.delay, f"{self.name}'s delay"))
         if _is_real(self.synapse):
             object.__setattr__(self, "synapse", Exponential(float(self.synapse)))
         if _is_real(self.output):
@@ -183,6 +190,16 @@ class Projection:
                 "DOG, or a Connectivity built with weights=)"
             )
         return conn.weights
+
+    def delay_steps(self, conn: Connectivity, dt: float):
+        """This projection's delay over ``conn`` in whole steps of ``dt``: an int (one
+        for every synapse) or an int32 array (one per synapse, canonical order)."""
+        return delay_steps(self.delay, conn, dt, name=self.name)
+
+    @property
+    def delay_identity(self):
+        d = self.delay
+        return d.tobytes() if isinstance(d, np.ndarray) else d
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,7 +269,7 @@ class NetworkSpec:
     def identity(self) -> tuple:
         """What makes two specs the same network (their arrays follow from these)."""
         return (self.name, self.n, self.seed, self.p, self.method, self.params, self.synapse,
-                tuple((repr(p.connector), p.synapse, p.weight, p.output)
+                tuple((repr(p.connector), p.synapse, p.weight, p.output, p.delay_identity)
                       for p in self.projections),
                 tuple((s.name, s.size, s.times.tobytes(), s.ids.tobytes())
                       if isinstance(s, SpikeTimes) else s for s in self.sources))
@@ -337,17 +354,30 @@ def _groups(n: int, exc_fraction: float) -> tuple[Group, Group]:
     return Group("E", 0, n_exc), Group("I", n_exc, n - n_exc)
 
 
-def _projections(seed, p, exc, inh, counter_based=False) -> tuple[Projection, ...]:
+def _projections(seed, p, exc, inh, counter_based=False, delay=0.0) -> tuple[Projection, ...]:
     """The four projections E2E, E2I, I2E, I2I; ``exc``/``inh``: (synapse, weight, output)
     of the projections from E and from I. ``counter_based`` draws each pre neuron's
     synapses from (seed, pre) alone (``FixedProb(counter_based=True)``: other synapses
-    than the default's, with the same statistics), so ``procedural`` can regenerate them."""
+    than the default's, with the same statistics), so ``procedural`` can regenerate them.
+    ``delay``: see :func:`network_delay`."""
     # One independent, reproducible stream per projection, derived from the network seed.
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(4)]
     specs = [("E2E", "E", "E"), ("E2I", "E", "I"), ("I2E", "I", "E"), ("I2I", "I", "I")]
     return tuple(Projection(name, pre, post, FixedProb(p, seed=s, counter_based=counter_based),
-                            *(exc if pre == "E" else inh))
+                            *(exc if pre == "E" else inh), delay=network_delay(delay, s))
                  for (name, pre, post), s in zip(specs, seeds, strict=True))
+
+
+def network_delay(delay, seed: int):
+    """A network's ``delay`` option as one projection's: a number of ms for every synapse,
+    or ``(low, high)``: per-synapse delays drawn uniformly over the whole steps of
+    [low, high] ms from ``seed`` (the projection's, derived from the network seed)."""
+    if isinstance(delay, (tuple, list)):
+        if len(delay) != 2:
+            raise SynbenchError(f"delay must be a number of ms or (low, high) in ms for "
+                                f"random per-synapse delays, not {delay!r}")
+        return UniformDelay(*delay, seed=seed)
+    return delay
 
 
 #: COBA's projections for each synapse model: (synapse, weight, output) from E and from I.
@@ -386,6 +416,7 @@ def coba(
     params: LIFParams | None = None,
     synapse: str = "exponential",
     counter_based: bool = False,
+    delay=0.0,
 ) -> NetworkSpec:
     """COBA (Vogels & Abbott 2005, the seed tutorial's network) with LIF neurons.
 
@@ -395,6 +426,8 @@ def coba(
     'dual_exponential', 'alpha', 'nmda'), weights scaled to keep the network
     asynchronous and irregular. ``counter_based=True`` builds the connectivity so that
     the ``procedural`` strategy can regenerate it (other synapses, same statistics).
+    ``delay`` (ms) is one delay for every synapse, or ``(low, high)``: random per-synapse
+    delays over the whole steps of [low, high], drawn from the network seed.
 
     >>> spec = coba(1000)
     >>> [g.size for g in spec.groups], round(spec.p, 3)
@@ -408,7 +441,7 @@ def coba(
         model="lif",
         params=params or LIFParams(),
         groups=_groups(n, exc_fraction),
-        projections=_projections(seed, p, *COBA_SYNAPSES[synapse], counter_based),
+        projections=_projections(seed, p, *COBA_SYNAPSES[synapse], counter_based, delay),
         initial=_frozen(v=rng.normal(-60.0, 5.0, n)),
         seed=seed,
         p=p,
@@ -426,9 +459,10 @@ def cuba(
     method: str = "exp_euler",
     params: LIFParams | None = None,
     counter_based: bool = False,
+    delay=0.0,
 ) -> NetworkSpec:
     """CUBA (Brette et al. 2007 benchmark 2, Brian 2's CUBA.py): current-based
-    exponential synapses.
+    exponential synapses. ``delay`` as for :func:`coba`.
 
     tau dV/dt = (El - V) + ge + gi with El = -49 mV, tau = 20 ms, V_th = -50,
     V_reset = -60 mV, t_ref = 5 ms; taue = 5, taui = 10 ms; we = 60 x 0.27 / 10 =
@@ -447,7 +481,7 @@ def cuba(
         params=params,
         groups=_groups(n, exc_fraction),
         projections=_projections(seed, p, (Exponential(5.0), 1.62, CUBA()),
-                                 (Exponential(10.0), -9.0, CUBA()), counter_based),
+                                 (Exponential(10.0), -9.0, CUBA()), counter_based, delay),
         initial=_frozen(v=rng.uniform(params.v_reset, params.v_th, n)),
         seed=seed,
         p=p,
@@ -464,12 +498,14 @@ def cobahh(
     method: str = "exp_euler",
     params: HHParams | None = None,
     counter_based: bool = False,
+    delay=0.0,
 ) -> NetworkSpec:
     """COBAHH (Brette et al. 2007 benchmark 3, Brian 2's COBAHH.py) with HH neurons.
 
     Units are mV, ms, nS, pF. we = 6 nS, wi = 67 nS, taue = 5 ms, taui = 10 ms,
     Ee = 0 mV, Ei = -80 mV; v0 = El + (5 randn - 5) mV, ge0 = (1.5 randn + 4) x 10 nS,
-    gi0 = (12 randn + 20) x 10 nS; m, h, n start at 0 as in Brian's example.
+    gi0 = (12 randn + 20) x 10 nS; m, h, n start at 0 as in Brian's example. ``delay``
+    as for :func:`coba`.
     """
     p = _check(n, seed, exc_fraction, p, method, counter_based)
     params = params or HHParams()
@@ -490,7 +526,8 @@ def cobahh(
         params=params,
         groups=(exc, inh),
         projections=_projections(seed, p, (Exponential(5.0), 6.0, COBA(0.0)),
-                                 (Exponential(10.0), 67.0, COBA(-80.0)), counter_based),
+                                 (Exponential(10.0), 67.0, COBA(-80.0)), counter_based,
+                                 delay),
         initial=_frozen(v=v0, m=np.zeros(n), h=np.zeros(n), n=np.zeros(n)),
         initial_g=initial_g,
         seed=seed,

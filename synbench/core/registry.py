@@ -312,6 +312,29 @@ class Entry:
         every_pre = BACKENDS[self.backend].load().asarray(np.ones(conn.n_pre, bool))
         return self.deliver(data, self.init_state(data), every_pre)
 
+    def synapse_slots(self, conn) -> np.ndarray:
+        """Where each synapse's state lives in this strategy's state, flattened, in
+        canonical order (what a delay mechanism adds each delayed event into).
+
+        A post state: the synapse's post neuron; a matrix: its (pre, post) element; a
+        state per synapse: found by delivering one spike from every pre neuron with
+        weight k + 1 on synapse k, so no layout is looked up by name.
+        """
+        index = np.int64 if conn.n_pre * conn.n_post > np.iinfo(np.int32).max else np.int32
+        if self.state == "post":
+            return np.asarray(conn.post_ids, dtype=index)
+        if self.state == "matrix":
+            return (conn.pre_ids.astype(np.int64) * conn.n_post + conn.post_ids).astype(index)
+        if self.state != "synapse":
+            raise SynbenchError(f"{self.name} keeps no state per synapse or post neuron")
+        numbered = self.weights_as_state(conn, np.arange(1, conn.n_syn + 1, dtype=np.float64),
+                                         "float64")
+        flat = BACKENDS[self.backend].load().to_numpy(numbered).reshape(-1)
+        where = np.flatnonzero(flat)
+        slots = np.empty(conn.n_syn, dtype=index)
+        slots[flat[where].astype(np.int64) - 1] = where
+        return slots
+
     def state_nbytes(self, conn, dtype) -> int:
         """Bytes of the state and of the weights (a matrix where the strategy reads the
         dense conn_mat, one value where it holds one weight only)."""
@@ -397,6 +420,74 @@ def checked_prepare(entry: Entry, prepare: Callable) -> Callable:
         return prepare(conn, weight, dtype, **options)
 
     return update_wrapper(checked, prepare, updated=())
+
+
+# --- delay mechanisms (DESIGN section 4c; declared in core.delays) ---
+
+
+@dataclass(frozen=True)
+class DelayEntry:
+    """One (delay mechanism, backend): the functions that deliver per-synapse delays.
+
+    - ``prepare(conn, weight, steps, slots, dtype) -> data``: the mechanism's structures,
+      ``steps`` one int delay per synapse and ``slots`` where each synapse's state lives
+      in the strategy's flattened state (``Entry.synapse_slots``), canonical order;
+    - ``init_buffer(data) -> buffer``: an empty ring or queue;
+    - ``deliver(data, state, buffer, spikes, step) -> state``: record the bool ``spikes``
+      of step ``step``, then add every event that arrives at ``step`` into ``state``
+      (the strategy's state, in place; ``buffer`` is updated in place too).
+    """
+
+    mechanism: str
+    backend: str
+    prepare: Callable | None = None
+    init_buffer: Callable | None = None
+    deliver: Callable | None = None
+    unavailable: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.mechanism}-{self.backend}"
+
+
+_DELAYS: dict[tuple[str, str], DelayEntry] = {}
+
+
+def register_delays(mechanism: str, backend: str, *, prepare=None, init_buffer=None,
+                    deliver=None, unavailable: str | None = None) -> DelayEntry:
+    """Register a backend's functions for delay ``mechanism`` (``core.delays.MECHANISMS``),
+    or, with ``unavailable``, why the backend cannot express it."""
+    from . import delays
+
+    delays.mechanism(mechanism)
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: add it to registry.BACKENDS first")
+    entry = DelayEntry(mechanism, backend, prepare, init_buffer, deliver, unavailable)
+    _DELAYS[mechanism, backend] = entry
+    return entry
+
+
+def delay_entry(strategy: str, backend: str, mechanism: str | None = None) -> DelayEntry:
+    """The functions that give strategy ``strategy`` per-synapse delays on ``backend``
+    with ``mechanism`` (None: the strategy's default), or a SynbenchError saying why not."""
+    from . import delays
+
+    declared = strategies.strategy(strategy)
+    why = delays.unsuited_reason(declared, mechanism)
+    if why is not None:
+        raise SynbenchError(why)
+    mechanism = mechanism or delays.default_mechanism(declared)
+    BACKENDS[backend].load()
+    found = _DELAYS.get((mechanism, backend))
+    if found is None or found.unavailable:
+        why = found.unavailable if found is not None else "not implemented"
+        fits = [m for m in delays.MECHANISMS if m != mechanism
+                and declared.state in delays.MECHANISMS[m].state_kinds
+                and getattr(_DELAYS.get((m, backend)), "deliver", None) is not None]
+        alt = f"; use --delay-mechanism {' or '.join(fits)}" if fits else ""
+        raise SynbenchError(f"delay mechanism {mechanism} is unavailable on {backend}: {why}"
+                            f"{alt}")
+    return found
 
 
 def register_unavailable(name: str, backend: str, *, reason: str) -> None:

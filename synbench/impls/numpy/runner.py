@@ -29,6 +29,8 @@ class _Projection:
     output_weights: object  # the weights in the state's layout, where they act at the output
     output: object  # COBA / CUBA / MgBlock / VoltageJump
     g_init: object  # decaying initial post conductance (COBAHH), or None
+    ring: object = None  # one delay for every synapse: the last d + 1 pre spike vectors
+    delayed: object = None  # per-synapse delays: the mechanism's deliver, data and buffer
 
 
 class Simulation:
@@ -36,8 +38,9 @@ class Simulation:
 
     xp = np
 
-    def __init__(self, spec, entry, conns, dt, dtype, chunk_steps):
+    def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, delays=None):
         xp, self.dtype = self.xp, np.dtype(dtype)
+        self.delays = delays
         self.entry, self.step_index = entry, 0
         self.spec, self.dt = spec, dt
         self.source_now = xp.zeros(spec.n_sources, dtype=bool)  # this step's source spikes
@@ -62,6 +65,15 @@ class Simulation:
                    if weights_at_output(entry.state, model) else None)
         data = entry.prepare(conn, p.weight if weights is None else 1.0, dtype)
         g_init = spec.initial_g.get(p.name)
+        ring = delayed = None
+        if self.delays is not None and self.delays.mechanism is not None:
+            mechanism = self.delays.entry
+            delay_data = mechanism.prepare(conn, p.weight if weights is None else 1.0,
+                                           self.delays.steps[p.name],
+                                           xp.asarray(entry.synapse_slots(conn)), dtype)
+            delayed = (mechanism.deliver, delay_data, mechanism.init_buffer(delay_data))
+        elif self.delays is not None and self.delays.steps[p.name] > 0:
+            ring = xp.zeros((self.delays.depth(p.name), conn.n_pre), dtype=bool)
         return _Projection(
             name=p.name, pre=spec.group(p.pre).slice, from_source=spec.group(p.pre).source,
             post=spec.group(p.post).slice,
@@ -70,15 +82,33 @@ class Simulation:
             factors=tuple(dtype.type(f) for f in model.factors(dt, spec.method)),
             model=model, output_weights=weights, output=p.output,
             g_init=None if g_init is None else xp.asarray(np.array(g_init, dtype)),
+            ring=ring, delayed=delayed,
         )
 
     def compile(self) -> None:
         """Nothing to compile: every call runs as it is."""
 
     def _synapses(self, p, spiked):
-        """Section 4b's step of one projection: advance, add this step's events, reduce."""
+        """Section 4b's step of one projection: advance, add this step's events, reduce.
+
+        With one delay d for every synapse, the events are the pre spikes of step t - d,
+        from a ring of the last d + 1 (section 4c); with one per synapse, the delay
+        mechanism adds what arrives now.
+        """
         spikes = (self.source_now if p.from_source else spiked)[p.pre]
-        if p.advance is None:  # Exponential, Delta: the strategy's one-call step
+        t = self.step_index
+        if p.ring is not None:
+            p.ring[t % len(p.ring)] = spikes
+            spikes = p.ring[(t + 1) % len(p.ring)]
+        if p.delayed is not None:
+            deliver, data, buffer = p.delayed
+            if p.advance is None:
+                p.state[0] *= p.factors[0]
+            else:
+                p.state = list(p.advance(tuple(p.state), p.factors))
+            i = p.model.input_index
+            p.state[i] = deliver(data, p.state[i], buffer, spikes, t)
+        elif p.advance is None:  # Exponential, Delta: the strategy's one-call step
             p.state[0] = self.step_kernel(p.data, p.state[0], spikes, p.factors[0])
         else:
             p.state = list(p.advance(tuple(p.state), p.factors))

@@ -1,0 +1,112 @@
+"""The delay mechanisms on Numba (``synbench.core.delays``): per-synapse delays as loops.
+
+Each ``deliver(data, state, buffer, spikes, step)`` records the bool ``spikes`` of step
+``step``, then adds every event that arrives at ``step`` into the strategy's state
+(flattened; synapse k's value lives at ``slots[k]``). D is the ring's depth, the longest
+delay + 1. Callable from Python or from the user's own ``@njit`` loop, like the kernels.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba import typed
+
+from ...core import delays, registry
+from . import SIZES, _weight_at, jit, sizes, spiking, weights
+
+DelayData = namedtuple("DelayData", SIZES + ("depth", "steps", "slots", "weight", "pre_slice",
+                                             "pre_ids"))
+
+
+def prepare(conn, weight, steps, slots, dtype):
+    """Per synapse (canonical order): its delay in steps, its slot in the state and its
+    weight; the pre_slice and pre ids that find a neuron's synapses."""
+    pre_slice, pre_ids = conn.require("pre_slice", "pre_ids")
+    return DelayData(*sizes(conn, dtype), delays.ring_depth(steps),
+                     np.asarray(steps, np.int32), np.asarray(slots, np.int64),
+                     weights(conn, weight, dtype), pre_slice, pre_ids)
+
+
+def spike_ring_buffer(data):
+    return np.zeros((data.depth, data.n_pre), dtype=np.bool_)
+
+
+@jit
+def spike_ring(data, state, ring, spikes, step):
+    """Every synapse reads its pre neuron's spike d_k steps back from a ring of the last
+    D spike vectors. Cost per step: O(n_syn) whatever the rate; holds D x n_pre bools."""
+    ring[step % data.depth, :] = spikes
+    flat = state.reshape(-1)
+    for k in range(data.n_syn):
+        if ring[(step - data.steps[k]) % data.depth, data.pre_ids[k]]:
+            flat[data.slots[k]] += _weight_at(data.weight, k)
+    return state
+
+
+def input_ring_buffer(data):
+    return np.zeros((data.depth, data.n_post), dtype=data.dtype)
+
+
+@jit
+def input_ring(data, state, ring, spikes, step):
+    """Each spike adds its synapses' weights into the ring slot of their arrival step;
+    then the slot of now goes into the post state and is cleared. Cost per step:
+    O(fan-out) per spike plus O(n_post); holds D x n_post values."""
+    for i in spiking(spikes):
+        for k in range(data.pre_slice[i, 0], data.pre_slice[i, 1]):
+            ring[(step + data.steps[k]) % data.depth, data.slots[k]] += \
+                _weight_at(data.weight, k)
+    now = ring[step % data.depth]
+    for j in range(state.size):
+        state[j] += now[j]
+        now[j] = 0
+    return state
+
+
+def spike_queue_buffer(data):
+    """(a typed list holding the (D, capacity) bins, the count in each bin): the list
+    lets ``spike_queue`` swap in a larger array when a bin fills."""
+    holder = typed.List()
+    holder.append(np.zeros((data.depth, delays.initial_queue_capacity(data.n_syn)), np.int64))
+    return holder, np.zeros(data.depth, dtype=np.int64)
+
+
+@jit
+def _doubled(queue):
+    grown = np.zeros((queue.shape[0], 2 * queue.shape[1]), queue.dtype)
+    grown[:, :queue.shape[1]] = queue
+    return grown
+
+
+@jit
+def spike_queue(data, state, buffer, spikes, step):
+    """Brian 1's SpikeQueue: each spike appends its synapses to the bins of their arrival
+    steps (a full bin doubles the queue's capacity: nothing is dropped); then the weights
+    of the synapses in the bin of now are added into their states and the bin empties.
+    Cost: O(1) per event; holds D x capacity indices."""
+    holder, counts = buffer
+    queue = holder[0]
+    for i in spiking(spikes):
+        for k in range(data.pre_slice[i, 0], data.pre_slice[i, 1]):
+            b = (step + data.steps[k]) % data.depth
+            if counts[b] == queue.shape[1]:
+                queue = _doubled(queue)
+                holder[0] = queue
+            queue[b, counts[b]] = k
+            counts[b] += 1
+    now = step % data.depth
+    flat = state.reshape(-1)
+    for q in range(counts[now]):
+        k = queue[now, q]
+        flat[data.slots[k]] += _weight_at(data.weight, k)
+    counts[now] = 0
+    return state
+
+
+for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),
+                                 ("input_ring", input_ring, input_ring_buffer),
+                                 ("spike_queue", spike_queue, spike_queue_buffer)):
+    registry.register_delays(_name, "numba", prepare=prepare, init_buffer=_buffer,
+                             deliver=_deliver)

@@ -1,0 +1,107 @@
+"""The delay mechanisms on NumPy (``synbench.core.delays``): per-synapse delays.
+
+Each ``deliver(data, state, buffer, spikes, step)`` records this step's spikes, then adds
+every event that arrives at ``step`` into the strategy's state (flattened; synapse k's
+value lives at ``slots[k]``). D is the ring's depth, the longest delay + 1.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from ...core import delays, registry
+from ...core.registry import as_weight
+
+
+def prepare(conn, weight, steps, slots, dtype):
+    """Per synapse (canonical order): its delay in steps, its slot in the state and its
+    weight; the pre_slice and pre ids that find a neuron's synapses."""
+    pre_slice, pre_ids = conn.require("pre_slice", "pre_ids")
+    return SimpleNamespace(
+        n_pre=conn.n_pre, n_post=conn.n_post, n_syn=conn.n_syn, dtype=np.dtype(dtype),
+        depth=delays.ring_depth(steps), steps=np.asarray(steps, np.int32), slots=slots,
+        weight=as_weight(weight, conn.n_syn, dtype), pre_slice=pre_slice, pre_ids=pre_ids)
+
+
+def _synapses_of(data, spikes):
+    """The canonical indices of the synapses of every spiking pre neuron."""
+    starts, ends = data.pre_slice[spikes].T
+    counts = ends - starts
+    first = np.repeat(starts - np.cumsum(counts) + counts, counts)
+    return first + np.arange(counts.sum())
+
+
+def _weights(data, k):
+    return np.broadcast_to(data.weight, k.shape) if data.weight.ndim == 0 else data.weight[k]
+
+
+def spike_ring_buffer(data):
+    return np.zeros((data.depth, data.n_pre), dtype=bool)
+
+
+def spike_ring(data, state, ring, spikes, step):
+    """Every synapse reads its pre neuron's spike d_k steps back from a ring of the last
+    D spike vectors. Cost per step: O(n_syn) whatever the rate; holds D x n_pre bools."""
+    ring[step % data.depth] = spikes
+    arrived = np.flatnonzero(ring[(step - data.steps) % data.depth, data.pre_ids])
+    np.add.at(state.reshape(-1), data.slots[arrived], _weights(data, arrived))
+    return state
+
+
+def input_ring_buffer(data):
+    return np.zeros((data.depth, data.n_post), dtype=data.dtype)
+
+
+def input_ring(data, state, ring, spikes, step):
+    """Each spike adds its synapses' weights into the ring slot of their arrival step;
+    then the slot of now goes into the post state and is cleared. Cost per step:
+    O(fan-out) per spike plus O(n_post); holds D x n_post values."""
+    k = _synapses_of(data, spikes)
+    arrival = (step + data.steps[k]) % data.depth
+    np.add.at(ring, (arrival, data.slots[k]), _weights(data, k))
+    now = step % data.depth
+    state += ring[now]
+    ring[now] = 0
+    return state
+
+
+def spike_queue_buffer(data):
+    """D bins of synapse indices (``queue``), each filled up to ``counts[bin]``."""
+    capacity = delays.initial_queue_capacity(data.n_syn)
+    return SimpleNamespace(queue=np.zeros((data.depth, capacity), dtype=np.int64),
+                           counts=np.zeros(data.depth, dtype=np.int64))
+
+
+def spike_queue(data, state, buffer, spikes, step):
+    """Brian 1's SpikeQueue: each spike appends its synapses to the bins of their arrival
+    steps (a full bin doubles the queue's capacity: nothing is dropped); then the weights
+    of the synapses in the bin of now are added into their states and the bin empties.
+    Cost: O(1) per event; holds D x capacity indices."""
+    k = _synapses_of(data, spikes)
+    if k.size:
+        arrival = (step + data.steps[k]) % data.depth
+        order = np.argsort(arrival, kind="stable")
+        bins, first, sizes = np.unique(arrival[order], return_index=True, return_counts=True)
+        need = int((buffer.counts[bins] + sizes).max())
+        if need > buffer.queue.shape[1]:
+            grown = np.zeros((data.depth, max(need, 2 * buffer.queue.shape[1])), np.int64)
+            grown[:, :buffer.queue.shape[1]] = buffer.queue
+            buffer.queue = grown
+        for b, a, size in zip(bins, first, sizes, strict=True):
+            end = buffer.counts[b] + size
+            buffer.queue[b, buffer.counts[b]:end] = k[order[a:a + size]]
+            buffer.counts[b] = end
+    now = step % data.depth
+    due = buffer.queue[now, :buffer.counts[now]]
+    np.add.at(state.reshape(-1), data.slots[due], _weights(data, due))
+    buffer.counts[now] = 0
+    return state
+
+
+for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),
+                                 ("input_ring", input_ring, input_ring_buffer),
+                                 ("spike_queue", spike_queue, spike_queue_buffer)):
+    registry.register_delays(_name, "numpy", prepare=prepare, init_buffer=_buffer,
+                             deliver=_deliver)
