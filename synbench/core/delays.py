@@ -199,11 +199,15 @@ def delay_steps(delay, conn, dt: float, seed: int = 0, name: str = "this project
         what = f"{name}'s connectivity's delays"
     if isinstance(delay, UniformDelay):
         return delay.steps(conn.n_syn, dt)
-    if isinstance(delay, np.ndarray) and delay.ndim == 1:
+    if isinstance(delay, np.ndarray) and delay is not conn.delays:
         if delay.shape != (conn.n_syn,):
             raise SynbenchError(f"{what} must hold one delay per synapse ({conn.n_syn}), "
                                 f"not {delay.shape[0]}")
-        conn.check_weight_order(delay)
+        if conn.order is not None:
+            raise SynbenchError(
+                f"{what} is read in canonical (pre, post) order, but this connectivity was "
+                "built from ids in another order: pass delays in the order of the ids as "
+                "Connectivity(..., delays=d) (sorted with them), or use conn.canonical()[0]")
     return to_steps(delay, dt, what)
 
 

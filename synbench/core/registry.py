@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache, update_wrapper, wraps
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -433,9 +434,11 @@ class DelayEntry:
       ``steps`` one int delay per synapse and ``slots`` where each synapse's state lives
       in the strategy's flattened state (``Entry.synapse_slots``), canonical order;
     - ``init_buffer(data) -> buffer``: an empty ring or queue;
-    - ``deliver(data, state, buffer, spikes, step) -> state``: record the bool ``spikes``
-      of step ``step``, then add every event that arrives at ``step`` into ``state``
-      (the strategy's state, in place; ``buffer`` is updated in place too).
+    - ``deliver(data, state, buffer, spikes, step) -> (state, buffer)``: record the bool
+      ``spikes`` of step ``step``, then add every event that arrives at ``step`` into
+      ``state`` (the strategy's state; both updated in place where the backend's arrays
+      are mutable, new ones on JAX). Checked like the kernels (:func:`check_delayed`);
+      ``kernel`` is the same function unchecked, for runners and compiled loops.
     """
 
     mechanism: str
@@ -443,11 +446,44 @@ class DelayEntry:
     prepare: Callable | None = None
     init_buffer: Callable | None = None
     deliver: Callable | None = None
+    kernel: Callable | None = None
     unavailable: str | None = None
 
     @property
     def id(self) -> str:
         return f"{self.mechanism}-{self.backend}"
+
+
+def check_delayed(data, state, buffer, spikes, step) -> None:
+    """The arguments of a delay mechanism's ``deliver``: bool spikes, one per pre neuron;
+    a state of the data's dtype with room for every synapse's slot; the buffer of this
+    data's depth; a step >= 0. O(1): shapes and dtypes only."""
+    _check_array("spikes", spikes, (data.n_pre,), (np.dtype(bool),), "pre",
+                 ": a delay mechanism records bool spikes")
+    dtype = getattr(state, "dtype", None)
+    if dtype is None or np.dtype(dtype) != np.dtype(data.dtype):
+        raise SynbenchError(f"state must be an array of dtype {np.dtype(data.dtype).name}, "
+                            f"not {getattr(dtype, 'name', type(state).__name__)}")
+    if state.size < data.n_slots:
+        raise SynbenchError(f"state holds {state.size} values but these synapses' slots reach "
+                            f"{data.n_slots}: pass the strategy's state for this connectivity")
+    if not getattr(getattr(state, "flags", None), "writeable", True):
+        raise SynbenchError("state is read-only; delivery updates it in place")
+    rows = {getattr(a, "shape", (None,))[0] for a in _buffer_arrays(buffer)}
+    if rows != {data.depth}:
+        raise SynbenchError(f"buffer does not belong to this data (depth {data.depth}): "
+                            "make it with init_buffer(data)")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+        if not hasattr(step, "aval"):  # a JAX tracer: known when the step runs
+            raise SynbenchError(f"step must be an integer >= 0, not {step!r}")
+
+
+def _buffer_arrays(buffer):
+    """The arrays of a ring (one array) or queue (bins and counts, however held)."""
+    if hasattr(buffer, "shape"):
+        return [buffer]
+    parts = vars(buffer).values() if isinstance(buffer, SimpleNamespace) else buffer
+    return [array for part in parts for array in _buffer_arrays(part)]
 
 
 _DELAYS: dict[tuple[str, str], DelayEntry] = {}
@@ -456,13 +492,21 @@ _DELAYS: dict[tuple[str, str], DelayEntry] = {}
 def register_delays(mechanism: str, backend: str, *, prepare=None, init_buffer=None,
                     deliver=None, unavailable: str | None = None) -> DelayEntry:
     """Register a backend's functions for delay ``mechanism`` (``core.delays.MECHANISMS``),
-    or, with ``unavailable``, why the backend cannot express it."""
+    or, with ``unavailable``, why the backend cannot express it. ``prepare``'s data must
+    carry n_pre, depth, dtype and n_slots (the largest slot + 1)."""
     from . import delays
 
     delays.mechanism(mechanism)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: add it to registry.BACKENDS first")
-    entry = DelayEntry(mechanism, backend, prepare, init_buffer, deliver, unavailable)
+    checked = None
+    if deliver is not None:
+        @wraps(deliver)
+        def checked(data, state, buffer, spikes, step):
+            check_delayed(data, state, buffer, spikes, step)
+            return deliver(data, state, buffer, spikes, step)
+
+    entry = DelayEntry(mechanism, backend, prepare, init_buffer, checked, deliver, unavailable)
     _DELAYS[mechanism, backend] = entry
     return entry
 
@@ -484,7 +528,8 @@ def delay_entry(strategy: str, backend: str, mechanism: str | None = None) -> De
         fits = [m for m in delays.MECHANISMS if m != mechanism
                 and declared.state in delays.MECHANISMS[m].state_kinds
                 and getattr(_DELAYS.get((m, backend)), "deliver", None) is not None]
-        alt = f"; use --delay-mechanism {' or '.join(fits)}" if fits else ""
+        alt = (f"; use delay_mechanism={' or '.join(map(repr, fits))} (--delay-mechanism)"
+               if fits else "")
         raise SynbenchError(f"delay mechanism {mechanism} is unavailable on {backend}: {why}"
                             f"{alt}")
     return found

@@ -1,8 +1,8 @@
 """The delay mechanisms on Numba (``synbench.core.delays``): per-synapse delays as loops.
 
-Each ``deliver(data, state, buffer, spikes, step)`` records the bool ``spikes`` of step
+Each ``deliver(data, state, buffer, spikes, step) -> (state, buffer)`` records the bool ``spikes`` of step
 ``step``, then adds every event that arrives at ``step`` into the strategy's state
-(flattened; synapse k's value lives at ``slots[k]``). D is the ring's depth, the longest
+(flattened; synapse k's value lives at ``slots[k]``), both in place. D is the ring's depth, the longest
 delay + 1. Callable from Python or from the user's own ``@njit`` loop, like the kernels.
 """
 
@@ -16,16 +16,17 @@ from numba import typed
 from ...core import delays, registry
 from . import SIZES, _weight_at, jit, sizes, spiking, weights
 
-DelayData = namedtuple("DelayData", SIZES + ("depth", "steps", "slots", "weight", "pre_slice",
-                                             "pre_ids"))
+DelayData = namedtuple("DelayData", SIZES + ("depth", "n_slots", "steps", "slots", "weight",
+                                             "pre_slice", "pre_ids"))
 
 
 def prepare(conn, weight, steps, slots, dtype):
     """Per synapse (canonical order): its delay in steps, its slot in the state and its
     weight; the pre_slice and pre ids that find a neuron's synapses."""
     pre_slice, pre_ids = conn.require("pre_slice", "pre_ids")
+    slots = np.asarray(slots, np.int64)
     return DelayData(*sizes(conn, dtype), delays.ring_depth(steps),
-                     np.asarray(steps, np.int32), np.asarray(slots, np.int64),
+                     int(slots.max()) + 1 if slots.size else 0, np.asarray(steps, np.int32), slots,
                      weights(conn, weight, dtype), pre_slice, pre_ids)
 
 
@@ -42,7 +43,7 @@ def spike_ring(data, state, ring, spikes, step):
     for k in range(data.n_syn):
         if ring[(step - data.steps[k]) % data.depth, data.pre_ids[k]]:
             flat[data.slots[k]] += _weight_at(data.weight, k)
-    return state
+    return state, ring
 
 
 def input_ring_buffer(data):
@@ -62,7 +63,7 @@ def input_ring(data, state, ring, spikes, step):
     for j in range(state.size):
         state[j] += now[j]
         now[j] = 0
-    return state
+    return state, ring
 
 
 def spike_queue_buffer(data):
@@ -102,7 +103,7 @@ def spike_queue(data, state, buffer, spikes, step):
         k = queue[now, q]
         flat[data.slots[k]] += _weight_at(data.weight, k)
     counts[now] = 0
-    return state
+    return state, buffer
 
 
 for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),

@@ -26,21 +26,38 @@ from . import cached_with_globals, jit, with_globals
 # compiles copies of them with these names bound (:func:`chunk_function`). A compiled
 # function passed as an argument instead would keep Numba from caching the chunk.
 integrate = step = deliver = conductance = update = propagate = advance = None
+delay_deliver = None
 with_synapses = with_jumps = single_decay = with_sources = False
 model_input = model_output = 0
+#: How a projection's events are delayed (DESIGN section 4c): not at all, by a ring of
+#: pre spike vectors (one delay per projection), or by a delay mechanism (per synapse).
+NO_DELAY, SPIKE_RING, MECHANISM = range(3)
+delay_kind = NO_DELAY
 
 
-def _propagate(projection):
-    """Step 2 of DESIGN section 3 for one projection, up to its conductance.
+def _propagate(projection, t):
+    """Step 2 of DESIGN section 3 for one projection at step ``t``, up to its conductance.
 
     The synapse model's state advances, this step's spikes are added (section 4b; for
     a state times one factor, Exponential's, the strategy's own ``step`` does both),
     then the conductance: the state itself for post-state strategies, summed into
     ``out`` otherwise, weighed first where the model weighs its output (NMDA). COBAHH's
-    initial conductance decays on its own and is added into ``g_total``.
+    initial conductance decays on its own and is added into ``g_total``. Delayed
+    (section 4c): the spikes of step t - d from a ring of the last d + 1, or the
+    delay mechanism adds the events that arrive at t.
     """
-    data, state, out, g_init, g_total, spikes, factors, weights, weighted = projection
-    if single_decay:  # a constant: the other branch is not compiled
+    (data, state, out, g_init, g_total, spikes, factors, weights, weighted, ring,
+     delay_data, delay_buffer) = projection
+    if delay_kind == SPIKE_RING:  # a constant, as the others: one branch is compiled
+        ring[t % ring.shape[0], :] = spikes
+        spikes = ring[(t + 1) % ring.shape[0]]
+    if delay_kind == MECHANISM:
+        if single_decay:
+            _scaled(state[0], factors[0])
+        else:
+            advance(state, factors)
+        delay_deliver(delay_data, state[model_input], delay_buffer, spikes, t)
+    elif single_decay:
         step(data, state[0], spikes, factors[0])
     else:
         advance(state, factors)
@@ -57,6 +74,13 @@ def _propagate(projection):
         for j in range(g.size):
             g_init[j] *= factors[0]
             g_total[j] = g[j] + g_init[j]
+
+
+@jit
+def _scaled(state, factor):
+    flat = state.reshape(-1)
+    for k in range(flat.size):
+        flat[k] *= factor
 
 
 def _advance_one(state, factors):
@@ -209,7 +233,7 @@ def _run_chunk(first, n_steps, params, neurons, i_syn, spikes, projections, curr
             source_spikes[:] = source_schedule[t - first]
         if with_synapses:  # a constant: False compiles neurons alone
             for p in range(len(projections)):  # E2E, E2I, I2E, I2I
-                propagate(projections[p])
+                propagate(projections[p], t)
             for group in literal_unroll(currents):  # E (E2E, I2E), I (E2I, I2I)
                 _add_currents(*group)
     return steps, ids, count
@@ -217,7 +241,7 @@ def _run_chunk(first, n_steps, params, neurons, i_syn, spikes, projections, curr
 
 @functools.cache
 def chunk_function(neuron_update, integrator, name="neurons", kernels=None, synapse=None,
-                   with_jump=False, with_sources=False):
+                   with_jump=False, with_sources=False, delay=(NO_DELAY, None, "")):
     """``_run_chunk`` compiled for ``neuron_update`` (``lif_update``, ``hh_update``)
     with the generated ``integrator`` and the unchecked ``kernels`` (step, deliver,
     conductance) of entry ``name`` (none: neurons alone), cached on disk across
@@ -226,7 +250,8 @@ def chunk_function(neuron_update, integrator, name="neurons", kernels=None, syna
     ``synapse`` says how the projections' synapse model advances: (its
     ``advance_template``, its generated integrator or None, its number of variables,
     the index of its input and of its output variable). ``with_jump``: Delta synapses
-    make V jump. ``with_sources``: some projections start at spike sources.
+    make V jump. ``with_sources``: some projections start at spike sources. ``delay``:
+    (``NO_DELAY``, ``SPIKE_RING`` or ``MECHANISM``, the mechanism's deliver, its name).
     """
     step, deliver, conductance = kernels or (None, None, None)
     update = numba.njit(with_globals(neuron_update, integrate=numba.njit(integrator),
@@ -236,14 +261,18 @@ def chunk_function(neuron_update, integrator, name="neurons", kernels=None, syna
         template, synapse_integrator, n_variables, model_input, model_output = synapse
         advance = numba.njit(template if synapse_integrator is None else with_globals(
             template, integrate=numba.njit(synapse_integrator)))
+        kind, mechanism_deliver, _ = delay
         propagate = numba.njit(with_globals(
             _propagate, step=step, deliver=deliver, conductance=conductance,
+            delay_kind=kind, delay_deliver=mechanism_deliver,
             single_decay=template is single_decay_template, model_input=model_input,
             model_output=model_output,
             advance=numba.njit(with_globals(_ADVANCES[n_variables], advance=advance))))
     label = f"{name},{neuron_update.__name__}"
     if synapse is not None:
         label += f",{synapse[0].__name__}"
+    if delay[0] != NO_DELAY:
+        label += f",delay{delay[0]}{delay[2]}"
     return cached_with_globals(_run_chunk, label, update=update, propagate=propagate,
                                with_synapses=kernels is not None, with_sources=with_sources)
 
@@ -283,8 +312,10 @@ class Simulation:
     (``synbench.impls.numpy.runner``).
     """
 
-    def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, monitor_capacity=None):
+    def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, monitor_capacity=None,
+                 delays=None):
         self.dtype = dtype = np.dtype(dtype)
+        self.delays = delays
         self.entry = entry if spec.projections else None
         self.step_index = 0
         model = neuron_model(spec, dt)
@@ -300,9 +331,14 @@ class Simulation:
                         len(synapse.variables), synapse.input_index, synapse.output_index))
         self.spec, self.dt = spec, dt
         with_sources = bool(spec.sources) and self.entry is not None
+        delay = (NO_DELAY, None, "")
+        if delays is not None and self.entry is not None:
+            delay = ((SPIKE_RING, None, "") if delays.mechanism is None else
+                     (MECHANISM, delays.entry.kernel, delays.mechanism))
+        self.delay_kind = delay[0]
         self.run_chunk = chunk_function(_UPDATES[model.model.name], model.integrator,
                                         *kernels, with_jump=self.with_jump,
-                                        with_sources=with_sources)
+                                        with_sources=with_sources, delay=delay)
         self.source_spikes = np.zeros(spec.n_sources, np.bool_)
         self.params = _neuron_params(model, dt)
         self.vars = {k: np.array(spec.initial[k], dtype=dtype) for k in self.variables}
@@ -343,7 +379,8 @@ class Simulation:
             factors = tuple(dtype.type(f) for f in model.factors(dt, spec.method))
             pre_spikes = (self.source_spikes if pre.source else self.spikes)[pre.slice]
             projections.append((data, state, out, g_init, g_total, pre_spikes,
-                                factors, weights, np.zeros_like(weights)))
+                                factors, weights, np.zeros_like(weights),
+                                *self._delay_parts(p, conn, entry, weights)))
             # Where this projection's conductance is once _propagate has run.
             output_state = state[model.output_index]
             g = g_total if g_init.size else (output_state if entry.state == "post" else out)
@@ -356,6 +393,21 @@ class Simulation:
             (self.i_syn[g.slice], self.vars["v"][g.slice],
              self.jump[g.slice] if self.jump.size else self.jump, tuple(terms[g.name]))
             for g in spec.groups if terms[g.name])
+
+    def _delay_parts(self, p, conn, entry, weights):
+        """(ring, mechanism data, mechanism buffer) of projection ``p``: a ring of the
+        last d + 1 pre spike vectors, or the delay mechanism's (empty stand-ins of the
+        same types where the run has no delays of that kind)."""
+        ring = np.zeros((0, 0), np.bool_)
+        if self.delay_kind == SPIKE_RING:
+            ring = np.zeros((self.delays.depth(p.name), conn.n_pre), np.bool_)
+        if self.delay_kind != MECHANISM:
+            return ring, (), ()
+        mechanism = self.delays.entry
+        data = mechanism.prepare(conn, 1.0 if weights.size else p.weight,
+                                 self.delays.steps[p.name], entry.synapse_slots(conn),
+                                 self.dtype)
+        return ring, data, mechanism.init_buffer(data)
 
     def _chunk(self, n_steps):
         schedule = self.spec.source_spikes(self.step_index, n_steps, self.dt)
@@ -384,7 +436,7 @@ class Simulation:
         out["i_syn"] = self.i_syn.copy()
         out["last_spike"] = self.last_spike.copy()
         for name, projection in zip(self.names, self.projections, strict=True):
-            data, state, _, g_init, _, _, _, weights, _ = projection
+            data, state, _, g_init, _, _, _, weights, _, _, _, _ = projection
             model = self.models[name]
             for i, variable in enumerate(model.variables):
                 g = np.array(self.entry.conductance(data, state[i] * weights if weights.size

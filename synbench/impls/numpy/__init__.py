@@ -19,6 +19,7 @@ import numpy as np
 
 from ...core import registry
 from ...core.connect import available_memory
+from ...core.connect.structures import weight_matrix as dense_weights
 from ...core.registry import as_weight
 from ...core.strategies import state_shape
 from .. import import_strategies
@@ -78,12 +79,25 @@ def kernel_data(conn, weight, dtype, *names, **extra):
 
 
 def weight_matrix(conn, weight, dtype):
-    """``kernel_data`` with the (n_pre, n_post) weight matrix, zero where no synapse."""
+    """``kernel_data`` with the (n_pre, n_post) weight matrix, zero where no synapse (the
+    weights of a pair's several synapses, multapses, summed in its element)."""
     data = kernel_data(conn, weight, dtype, "pre_ids", "post_ids")
-    w = np.zeros((conn.n_pre, conn.n_post), dtype=dtype)
-    w[data.pre_ids, data.post_ids] = data.weight
-    data.weight_matrix = w
+    data.weight_matrix = dense_weights(conn, data.weight, dtype)
     return data
+
+
+def scatter_add(conn):
+    """``add(g, targets, values)``: g[targets] += values, every target counted.
+
+    A fancy-indexed ``g[targets] += values`` adds once per distinct target: where a
+    pre neuron has several synapses onto one post neuron (multapses) it would drop all
+    but one, so such a connectivity gets ``np.add.at``; others keep the faster form.
+    """
+    return np.add.at if conn.has_multapses else _fancy_add
+
+
+def _fancy_add(g, targets, values):
+    g[targets] += values
 
 
 def post_is_state(data, g):

@@ -1,6 +1,6 @@
 """The delay mechanisms on NumPy (``synbench.core.delays``): per-synapse delays.
 
-Each ``deliver(data, state, buffer, spikes, step)`` records this step's spikes, then adds
+Each ``deliver(data, state, buffer, spikes, step) -> (state, buffer)`` records this step's spikes, then adds
 every event that arrives at ``step`` into the strategy's state (flattened; synapse k's
 value lives at ``slots[k]``). D is the ring's depth, the longest delay + 1.
 """
@@ -22,6 +22,7 @@ def prepare(conn, weight, steps, slots, dtype):
     return SimpleNamespace(
         n_pre=conn.n_pre, n_post=conn.n_post, n_syn=conn.n_syn, dtype=np.dtype(dtype),
         depth=delays.ring_depth(steps), steps=np.asarray(steps, np.int32), slots=slots,
+        n_slots=int(slots.max()) + 1 if len(slots) else 0,
         weight=as_weight(weight, conn.n_syn, dtype), pre_slice=pre_slice, pre_ids=pre_ids)
 
 
@@ -47,7 +48,7 @@ def spike_ring(data, state, ring, spikes, step):
     ring[step % data.depth] = spikes
     arrived = np.flatnonzero(ring[(step - data.steps) % data.depth, data.pre_ids])
     np.add.at(state.reshape(-1), data.slots[arrived], _weights(data, arrived))
-    return state
+    return state, ring
 
 
 def input_ring_buffer(data):
@@ -64,7 +65,7 @@ def input_ring(data, state, ring, spikes, step):
     now = step % data.depth
     state += ring[now]
     ring[now] = 0
-    return state
+    return state, ring
 
 
 def spike_queue_buffer(data):
@@ -97,7 +98,7 @@ def spike_queue(data, state, buffer, spikes, step):
     due = buffer.queue[now, :buffer.counts[now]]
     np.add.at(state.reshape(-1), data.slots[due], _weights(data, due))
     buffer.counts[now] = 0
-    return state
+    return state, buffer
 
 
 for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),

@@ -71,7 +71,7 @@ class Simulation:
             delay_data = mechanism.prepare(conn, p.weight if weights is None else 1.0,
                                            self.delays.steps[p.name],
                                            xp.asarray(entry.synapse_slots(conn)), dtype)
-            delayed = (mechanism.deliver, delay_data, mechanism.init_buffer(delay_data))
+            delayed = [mechanism.kernel, delay_data, mechanism.init_buffer(delay_data)]
         elif self.delays is not None and self.delays.steps[p.name] > 0:
             ring = xp.zeros((self.delays.depth(p.name), conn.n_pre), dtype=bool)
         return _Projection(
@@ -107,7 +107,7 @@ class Simulation:
             else:
                 p.state = list(p.advance(tuple(p.state), p.factors))
             i = p.model.input_index
-            p.state[i] = deliver(data, p.state[i], buffer, spikes, t)
+            p.state[i], p.delayed[2] = deliver(data, p.state[i], buffer, spikes, t)
         elif p.advance is None:  # Exponential, Delta: the strategy's one-call step
             p.state[0] = self.step_kernel(p.data, p.state[0], spikes, p.factors[0])
         else:
