@@ -12,9 +12,10 @@ set up outside the timed body and tracked apart (``track_compile_s``).
 import tempfile
 import time
 
+from synbench.core.delays import MECHANISMS
 from synbench.core.errors import SynbenchError
 from synbench.core.synapses import MODELS
-from synbench.run import n_steps_for
+from synbench.run import n_steps_for, plan_delays
 
 from .common import (
     DT,
@@ -61,9 +62,13 @@ class _Network:
             raise NotImplementedError(str(err)) from None
         self.module = backend_module(self.entry)
 
+    delays = None  # the run's DelayPlan (``CobaDelays``)
+
     def simulation(self):
         """A fresh network on the backend (structures prepared, nothing compiled yet)."""
-        return self.module.Simulation(self.spec, self.entry, self.conns, DT, DTYPE, N_STEPS)
+        options = {} if self.delays is None else {"delays": self.delays}
+        return self.module.Simulation(self.spec, self.entry, self.conns, DT, DTYPE, N_STEPS,
+                                      **options)
 
 
 class _NetworkRun(_Network):
@@ -135,6 +140,46 @@ class CobaSynapses(_NetworkRun):
         super().time_run(entry_id, 4000)
 
     def track_rate_hz(self, entry_id, synapse):
+        return super().track_rate_hz(entry_id, 4000)
+
+    track_rate_hz.unit = "Hz"
+
+
+class CobaDelays(_NetworkRun):
+    """COBA at n = 4000 with delays (DESIGN section 4c): 1.5 ms on every synapse, or
+    random per-synapse delays over [0.1, 5] ms; through each strategy's own mechanism
+    ("default": a ring of pre spike vectors for one delay) or the one named.
+
+    Predicted: one delay for every synapse costs little more than none on any entry
+    (a copy of the pre spike vector per step); per-synapse delays through ``spike_ring``
+    cost O(n_syn) per step, so event-driven strategies lose most with it; ``input_ring``
+    and ``spike_queue`` stay event-driven.
+    """
+
+    params = (ENTRY_IDS, ["1.5", "0.1:5"], ["default", *MECHANISMS])
+    param_names = ("entry", "delay_ms", "mechanism")
+
+    def setup(self, entry_id, delay_ms, mechanism):
+        low, _, high = delay_ms.partition(":")
+        delay = (float(low), float(high)) if high else float(low)
+        self.entry = entry_or_skip(entry_id)
+        skip_unless_heavy_wanted(self.entry, 4000)
+        self.spec = network_spec("coba", 4000, delay=delay)
+        self.conns = network_connectivity("coba", 4000)
+        skip_if_unsuited(self.entry, self.conns)
+        try:
+            self.delays = plan_delays(self.spec, self.conns, self.entry, DT,
+                                      None if mechanism == "default" else mechanism)
+        except SynbenchError as err:  # a strategy or backend without that mechanism
+            raise NotImplementedError(str(err)) from None
+        self.module = backend_module(self.entry)
+        self.sim = self.simulation()
+        self.sim.compile()
+
+    def time_run(self, entry_id, delay_ms, mechanism):
+        super().time_run(entry_id, 4000)
+
+    def track_rate_hz(self, entry_id, delay_ms, mechanism):
         return super().track_rate_hz(entry_id, 4000)
 
     track_rate_hz.unit = "Hz"

@@ -115,11 +115,13 @@ def spike_pool(backend, n_pre, rate_hz):
 
 
 @cache
-def network_spec(name, n, synapse="exponential"):
+def network_spec(name, n, synapse="exponential", delay=0.0):
     """COBA, CUBA or COBAHH with n neurons (p = 0.02 at 4000, else 80 / n), network seed 0,
     counter-based connectivity (so that ``procedural`` runs too); COBA with ``synapse``'s
-    model on its projections."""
+    model on its projections; ``delay`` as ``coba``'s (ms, or (low, high))."""
     kwargs = {} if synapse == "exponential" else {"synapse": synapse}
+    if delay != 0.0:
+        kwargs["delay"] = delay
     return synbench.network(name, n, counter_based=True, **kwargs)
 
 

@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from .core import registry
+from .core.delays import MECHANISMS
 from .core.errors import SynbenchError, SynbenchWarning
 from .core.networks import NETWORKS, network
 from .core.synapses import MODELS, exactness, model_name
@@ -56,7 +57,22 @@ def _add_network_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-inexact", action="store_true",
                    help="run strategies that cannot hold the synapse model exactly too "
                         "(NMDA summed per post neuron), labelled inexact: for teaching")
+    p.add_argument("--delay", type=_delay, default=0.0, metavar="MS|LOW:HIGH",
+                   help="transmission delay of every synapse in ms, or LOW:HIGH for random "
+                        "per-synapse delays over the whole steps of [LOW, HIGH] (default 0)")
+    p.add_argument("--delay-mechanism", default=None, choices=list(MECHANISMS),
+                   help="how per-synapse delays are held (default: each strategy's own; "
+                        "naming one puts a one-number --delay through it too)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _delay(text: str):
+    low, colon, high = text.partition(":")
+    try:
+        return (float(low), float(high)) if colon else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of ms or LOW:HIGH in ms, not {text!r}") from None
 
 
 def _spec(args):
@@ -64,8 +80,9 @@ def _spec(args):
     if synapse and args.network != "coba":
         raise SynbenchError(f"--synapse chooses COBA's synapse model; {args.network} has its "
                             "own (leave --synapse out, or use --network coba)")
+    delay = {} if args.delay == 0.0 else {"delay": args.delay}
     return network(args.network, args.n, args.seed, p=args.p, method=args.method,
-                   counter_based=args.counter_based, **synapse)
+                   counter_based=args.counter_based, **synapse, **delay)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,7 +177,7 @@ def cmd_run(args) -> None:
     spec = _spec(args)
     result = run(spec, args.strategy, args.backend, duration=args.duration, dt=args.dt,
                  dtype=args.dtype, progress=not args.no_progress,
-                 allow_inexact=args.allow_inexact)
+                 allow_inexact=args.allow_inexact, delay_mechanism=args.delay_mechanism)
     rates = ", ".join(f"{k} {v:.2f} Hz" for k, v in result.rates.items())
     print(f"{spec.describe()}: {result.label}, {args.dtype}, {result.duration_ms:g} ms")
     print(f"rates: {rates}; {result.spike_ids.size} spikes, {result.events} synaptic events")
@@ -186,7 +203,8 @@ def cmd_compare(args) -> None:
     comparison = compare(spec, args.strategies, args.backends, duration=args.duration,
                          dt=args.dt, dtype=args.dtype, progress=not args.no_progress,
                          log=lambda msg: print(msg, file=sys.stderr), reference=args.reference,
-                         all_matrix=args.all_matrix, allow_inexact=args.allow_inexact)
+                         all_matrix=args.all_matrix, allow_inexact=args.allow_inexact,
+                         delay_mechanism=args.delay_mechanism)
     print(comparison.header())
     print(comparison.table())
     if args.json:

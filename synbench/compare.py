@@ -110,9 +110,11 @@ class Comparison:
                 rates, row.agrees,
             ))
         widths = [max(len(str(c)) for c in col) for col in zip(head, *lines, strict=True)]
+        widths[-1] = len(head[-1])  # the last column, a skip's reason too, is not padded
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         rule = "  ".join("-" * w for w in widths)
-        return "\n".join([fmt.format(*head), rule] + [fmt.format(*line) for line in lines])
+        return "\n".join([fmt.format(*head), rule]
+                         + [fmt.format(*line).rstrip() for line in lines])
 
     def header(self) -> str:
         return (f"{self.spec.describe()}, {self.duration:g} ms, {self.dtype}; "
@@ -239,6 +241,7 @@ def compare(
     reference: tuple[str, str] = ("dense", "numpy"),
     all_matrix: bool = False,
     allow_inexact: bool = False,
+    delay_mechanism: str | None = None,
 ) -> Comparison:
     """Run every selected entry (plus neurons alone per backend) and cross-check.
 
@@ -257,8 +260,10 @@ def compare(
     ``all_matrix=True`` runs them on every backend.
 
     Only the strategies that hold the network's synapse models exactly run (DESIGN
-    section 4: no NMDA summed per post neuron); the others are listed as skipped with
-    the reason, or refused when named in ``strategies``. ``allow_inexact=True`` runs
+    section 4: no NMDA summed per post neuron), and hold its delays (section 4c:
+    per-synapse delays through ``delay_mechanism``, None for each strategy's own); the
+    others are listed as skipped with the reason, or refused when named in
+    ``strategies``. ``allow_inexact=True`` runs
     them too, labelled inexact in every row (for teaching).
     """
     check_spec(spec)
@@ -288,7 +293,8 @@ def compare(
         skipped += [Row(e.name, e.backend, skipped=f"inexact: {_why_inexact(e, models)} "
                         "(--allow-inexact runs it, labelled)") for e in inexact]
     conns = spec.connectivity()
-    unsuited = {e: unsuited_reason(spec, e.name, conns) for e in runnable}
+    unsuited = {e: unsuited_reason(spec, e.name, conns, e.backend, dt, delay_mechanism)
+                for e in runnable}
     unsuited = {e: why for e, why in unsuited.items() if why is not None}
     if unsuited and strategies:
         raise SynbenchError(next(iter(unsuited.values())))
@@ -318,7 +324,8 @@ def compare(
             return None, float64_failures[key]
         try:
             result = run(spec, strategy, backend, duration=duration, dt=dt, dtype=dtype,
-                         progress=progress, conns=conns, allow_inexact=allow_inexact)
+                         progress=progress, conns=conns, allow_inexact=allow_inexact,
+                         delay_mechanism=delay_mechanism if strategy is not None else None)
         except SynbenchError as err:  # a structure that does not fit here, for example
             if dtype == "float64":
                 float64_failures[key] = str(err)

@@ -26,6 +26,7 @@ from .core.connect import Connectivity
 from .core.errors import SynbenchError, SynbenchWarning
 from .core.networks import NetworkSpec
 from .core.registry import check_dtype
+from .core.synapses import weights_at_output
 
 
 @dataclass(frozen=True)
@@ -239,10 +240,18 @@ def unsuited_reason(spec: NetworkSpec, strategy: str, conns: dict, backend: str 
     one, AlignPre strategies one delay per projection). With ``backend``, also whether
     the backend has the delay mechanism."""
     spec, conns = with_weights(spec, conns)
+    declared = strategies.strategy(strategy)
     for p in spec.projections:
         why = strategies.unsuited_reason(strategy, conns[p.name], p.weight)
         if why is not None:
             return f"projection {p.name}: {why}"
+        if (declared.state == "matrix" and weights_at_output("matrix", p.synapse)
+                and conns[p.name].has_multapses):
+            # One element holds a pair's synapses together: their unit events sum, and
+            # a model nonlinear in its state (NMDA) is then no longer each synapse's.
+            return (f"projection {p.name}: {strategy} keeps one state per (pre, post) pair, "
+                    f"which cannot hold {p.synapse.name} for several synapses of one pair "
+                    "(multapses); use a state per synapse: pre_ids, pre2syn or post_slice")
     try:
         if backend is not None:
             plan_delays(spec, conns, registry.get(strategy, backend), dt, delay_mechanism)

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from suited import connectivity_for, network_for, weight_for
 
 from synbench import coba, run
 from synbench.core import delays, registry, strategies
@@ -20,8 +21,6 @@ from synbench.core.errors import SynbenchError
 from synbench.core.networks import Projection
 from synbench.core.synapses import Exponential
 from synbench.run import unsuited_reason
-
-from suited import connectivity_for, network_for, weight_for
 
 ENTRIES = registry.entries()
 (DECAY,) = Exponential(5.0).factors(0.1)

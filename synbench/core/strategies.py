@@ -22,6 +22,9 @@ section 4). Its declaration here is the one place that says:
   connector), the name of that requirement in ``CONNECTIVITY``; a connectivity
   that does not meet it is refused with the reason (``unsuited_reason``);
 - ``scalar_weight``: whether it holds one weight for all synapses only;
+- ``multapses``: whether it holds several synapses between one (pre, post) pair
+  (default True; ``bitmask``, one bit per pair, does not): a connectivity that has
+  some (``conn.has_multapses``) is refused with the reason where it does not;
 - ``doc``: one paragraph for ``synbench list``, the README and the tutorials.
 
 Backends register only their functions (``synbench.core.registry.register``). A new
@@ -54,6 +57,7 @@ class Strategy:
     seed: str = ""  # where the strategy comes from (the seed tutorial's name for it)
     connectivity: str = ""
     scalar_weight: bool = False
+    multapses: bool = True  # holds several synapses between one (pre, post) pair
 
 
 def state_shape(state_kind: str, data) -> tuple[int, ...]:
@@ -67,7 +71,7 @@ _DECLARED: dict[str, Strategy] = {}
 
 def declare(name: str, *, state: str, event_driven: bool, needs: tuple[str, ...],
             doc: str = "", seed: str = "", connectivity: str = "",
-            scalar_weight: bool = False) -> Strategy:
+            scalar_weight: bool = False, multapses: bool = True) -> Strategy:
     """Declare strategy ``name`` (once); returns its :class:`Strategy`.
 
     Declaring the same name again with the same facts returns the first declaration;
@@ -83,7 +87,7 @@ def declare(name: str, *, state: str, event_driven: bool, needs: tuple[str, ...]
     if connectivity and connectivity not in CONNECTIVITY:
         raise ValueError(f"connectivity must be one of {tuple(CONNECTIVITY)}, not {connectivity!r}")
     new = Strategy(name, state, bool(event_driven), tuple(needs), " ".join(doc.split()), seed,
-                   connectivity, bool(scalar_weight))
+                   connectivity, bool(scalar_weight), bool(multapses))
     old = _DECLARED.get(name)
     if old is not None and old != new:
         raise ValueError(f"strategy {name!r} is already declared differently: {old}")
@@ -106,8 +110,13 @@ def strategy(name: str) -> Strategy:
 # --- strategies that hold one kind of connectivity only ---
 
 
+_MULTAPSES = "this connectivity has several synapses between some (pre, post) pairs (multapses)"
+
+
 def _all_to_all(conn) -> str | None:
     pairs = conn.n_pre * conn.n_post
+    if conn.has_multapses:  # the count alone could match with repeats and pairs missing
+        return _MULTAPSES
     if conn.n_syn == pairs or (conn.n_pre == conn.n_post and conn.n_syn == pairs - conn.n_pre
                                and not np.any(conn.pre_ids == conn.post_ids)):
         return None
@@ -121,6 +130,8 @@ def without_self_connections(conn) -> bool:
 
 
 def _one_to_one(conn) -> str | None:
+    if conn.has_multapses:
+        return _MULTAPSES
     if conn.n_pre == conn.n_post == conn.n_syn and np.array_equal(conn.pre_ids, conn.post_ids):
         return None
     return (f"this connectivity has {conn.n_syn} synapses between {conn.n_pre} pre and "
@@ -154,6 +165,9 @@ def unsuited_reason(name: str, conn, weight=None) -> str | None:
         why = check(conn)
         if why is not None:
             return f"{name} holds only {what}; {why}. Use pre_slice, csr or dense_post instead"
+    if not declared.multapses and conn.has_multapses:
+        return (f"{name} holds at most one synapse per (pre, post) pair; {_MULTAPSES}. "
+                "Use pre_slice, csr or dense_post instead")
     if declared.scalar_weight and weight is not None and np.ndim(weight) > 0 \
             and np.size(weight) > 1:
         return (f"{name} holds one weight for every synapse, not one per synapse; "
@@ -217,10 +231,11 @@ declare("event_dense_post", state="post", event_driven=True, needs=("conn_mat",)
         doc="Dense weight matrix, state per post neuron: the sum of the rows of W of the "
             "pre neurons that spiked, nothing for the others.")
 declare("bitmask", state="post", event_driven=True, needs=("bitmask", "pre_slice"),
-        seed="GeNN bitmask",
+        seed="GeNN bitmask", multapses=False,
         doc="One bit per (pre, post) pair (n_pre x n_post / 8 bytes), state per post "
             "neuron: each spiking pre neuron walks the set bits of its row. Per-synapse "
-            "weights are stored alongside, in row order.")
+            "weights are stored alongside, in row order. One synapse per pair: refuses "
+            "multapses.")
 declare("all2all", state="post", event_driven=True, needs=(), connectivity="all_to_all",
         scalar_weight=True, seed="BrainPy all2all",
         doc="No index arrays: with every pair connected, each post neuron receives the "

@@ -23,6 +23,9 @@ class Connector:
     #: Whether build_coo returns the synapses in an order the caller chose (IJConn's i, j),
     #: so that the Connectivity records it (``order``); other connectors' order is their own.
     callers_order = False
+    #: Whether build_coo may return several synapses between one (pre, post) pair
+    #: (multapses); the Connectivity refuses repeated pairs otherwise.
+    multapses = False
 
     def build(self, pre_size, post_size=None) -> Connectivity:
         """Connect ``pre_size`` to ``post_size`` neurons (``post_size`` defaults to ``pre_size``).
@@ -45,10 +48,11 @@ class Connector:
             )
         weights = coo[2] if len(coo) == 3 else None
         return Connectivity(pre, post, coo[0], coo[1], weights, copy=False,
-                            record_order=self.callers_order)
+                            record_order=self.callers_order, multapses=self.multapses)
 
     def build_coo(self, pre_size: tuple[int, ...], post_size: tuple[int, ...]):
-        """``(pre_ids, post_ids)`` of every synapse, each pair once, in any order, or
+        """``(pre_ids, post_ids)`` of every synapse, each pair once (unless the connector
+        allows ``multapses``), in any order, or
         ``(pre_ids, post_ids, weights)`` with one weight per synapse in the same order."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_coo")
 

@@ -32,18 +32,23 @@ def _as_index_array(values, what: str) -> np.ndarray:
 class IJConn(Connector):
     """Synapse k connects pre ``i[k]`` to post ``j[k]``; pairs may come in any order.
 
-    Each pair may appear once; indices must lie within the sizes given to ``build``.
+    Each pair may appear once, unless ``multapses=True``: then a pair may have several
+    synapses (each with its own weight and delay), which keep the order they were given
+    in among themselves. Indices must lie within the sizes given to ``build``.
     Pairs out of canonical order are sorted, and the Connectivity keeps the permutation
     (``order``): per-synapse weights in the order of i, j go through
     ``conn, w = conn.canonical(w)``.
 
     >>> IJConn([2, 0], [1, 1]).build(3, 2).pre_ids.tolist()
     [0, 2]
+    >>> IJConn([1, 0, 1], [0, 1, 0], multapses=True).build(2).order.tolist()
+    [1, 0, 2]
     """
 
     callers_order = True
     i: np.ndarray = field(repr=False)
     j: np.ndarray = field(repr=False)
+    multapses: bool = False
 
     def __post_init__(self):
         i, j = _as_index_array(self.i, "i"), _as_index_array(self.j, "j")
@@ -52,11 +57,15 @@ class IJConn(Connector):
                 f"IJConn needs one pre index i and one post index j per synapse: "
                 f"got {len(i)} i and {len(j)} j"
             )
+        if not isinstance(self.multapses, (bool, np.bool_)):
+            raise SynbenchError(f"IJConn's multapses must be True or False, not "
+                                f"{self.multapses!r}")
         object.__setattr__(self, "i", i)
         object.__setattr__(self, "j", j)
+        object.__setattr__(self, "multapses", bool(self.multapses))
 
     def __repr__(self) -> str:
-        return f"IJConn(<{len(self.i)} pairs>)"
+        return f"IJConn(<{len(self.i)} pairs>{', multapses=True' if self.multapses else ''})"
 
     def build_coo(self, pre_size, post_size):
         sides = ((self.i, pre_size, "i", "pre"), (self.j, post_size, "j", "post"))

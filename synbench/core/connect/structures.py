@@ -273,8 +273,10 @@ def coo_to_bitmask(pre_ids, post_ids, n_pre: int, n_post: int) -> np.ndarray:
     """One bit per (pre, post) pair, set where a synapse exists: uint8 (n_pre,
     ceil(n_post / 8)), post j in bit j % 8 (least significant first) of byte j // 8.
 
-    Built a chunk of synapses at a time (each pair is there once, so the sum of a
-    byte's bits sets them), and no n_pre x n_post bool matrix is ever made.
+    Built a chunk of synapses at a time (the bits of each byte OR-ed together, so the
+    several synapses of one pair, multapses, set its bit once), and no n_pre x n_post
+    bool matrix is ever made. A bit stands for a pair, not a synapse: it cannot say how
+    many synapses a pair has.
     """
     out = np.zeros((n_pre, -(-n_post // 8)), dtype=np.uint8)
     flat = out.reshape(-1)
@@ -283,15 +285,38 @@ def coo_to_bitmask(pre_ids, post_ids, n_pre: int, n_post: int) -> np.ndarray:
         post = post_ids[a:a + _CHUNK].astype(np.int64)
         byte = pre * out.shape[1] + post // 8  # non-decreasing: the ids are canonical
         runs = np.flatnonzero(np.diff(byte, prepend=-1))
-        flat[byte[runs]] |= np.add.reduceat(np.left_shift(1, post % 8), runs).astype(np.uint8)
+        flat[byte[runs]] |= np.bitwise_or.reduceat(np.left_shift(1, post % 8),
+                                                   runs).astype(np.uint8)
     return out
 
 
 def coo_to_conn_mat(pre_ids, post_ids, n_pre: int, n_post: int) -> np.ndarray:
-    """Dense bool (n_pre, n_post) matrix, True where a synapse exists."""
+    """Dense bool (n_pre, n_post) matrix, True where a synapse exists (where a pair has
+    several, multapses, it cannot say how many: see :func:`weight_matrix`)."""
     mat = np.zeros((n_pre, n_post), dtype=bool)
     mat[pre_ids, post_ids] = True
     return mat
+
+
+def weight_matrix(conn, weight, dtype) -> np.ndarray:
+    """The (n_pre, n_post) weight matrix of ``conn``: ``weight`` (one value, or one per
+    synapse in canonical order) at each synapse's (pre, post) element, 0 elsewhere.
+
+    The synapses of a pair that has several (multapses) add up in its element: W^T s
+    then gives each post neuron the weight of every synapse, as the strategies that hold
+    a matrix need. ``weight`` is used as given: validate it first (``registry.as_weight``).
+
+    >>> weight_matrix(Connectivity(2, 2, [0, 0, 1], [1, 1, 0], multapses=True),
+    ...               np.array([1.0, 2.0, 4.0]), "float64").tolist()
+    [[0.0, 3.0], [4.0, 0.0]]
+    """
+    pre, post = conn.require(PRE_IDS, POST_IDS)
+    out = np.zeros((conn.n_pre, conn.n_post), dtype=dtype)
+    if conn.has_multapses:  # fancy assignment would keep the last synapse of a pair only
+        np.add.at(out, (pre, post), np.broadcast_to(np.asarray(weight, dtype), pre.shape))
+    else:
+        out[pre, post] = weight
+    return out
 
 
 #: structure -> (inputs, converter). Inputs name other structures or the scalars
@@ -363,7 +388,7 @@ class Connectivity:
         and ``post_size``; ``n_pre`` is their product).
     pre_ids, post_ids : array_like of int, [n_syn]
         Synapse k connects ``pre_ids[k] -> post_ids[k]``. Sorted by (pre, post) here
-        if they are not already; a repeated pair is an error.
+        if they are not already; a repeated pair is an error unless ``multapses``.
     weights : array_like of float, [n_syn], optional
         One weight per synapse, in the order of the ids given (sorted with them into
         canonical order), finite; exposed read-only as ``weights`` (None: none). A
@@ -378,6 +403,11 @@ class Connectivity:
     record_order : bool
         Keep ``order``, the permutation that sorted the ids (default). Connectors pass
         False: the order their ids came in is their own, not the caller's.
+    multapses : bool
+        Allow several synapses between the same (pre, post) pair (default False: a
+        repeated pair is refused). Each is a synapse of its own, with its own weight and
+        delay; sorting is stable, so the synapses of one pair keep the order they were
+        given in. ``has_multapses`` says whether any pair has several.
 
     Notes
     -----
@@ -402,10 +432,13 @@ class Connectivity:
     >>> conn, w = conn.canonical([0.2, 0.1, 0.0])  # weights in the order of the ids given
     >>> w.tolist(), conn.order
     ([0.0, 0.1, 0.2], None)
+    >>> two = Connectivity(2, 2, [1, 0, 1], [0, 1, 0], delays=[2.0, 1.0, 0.5], multapses=True)
+    >>> two.pre_ids.tolist(), two.post_ids.tolist(), two.delays.tolist(), two.has_multapses
+    ([0, 1, 1], [1, 0, 0], [1.0, 2.0, 0.5], True)
     """
 
     def __init__(self, n_pre, n_post, pre_ids, post_ids, weights=None, *, delays=None,
-                 copy: bool = True, record_order: bool = True):
+                 copy: bool = True, record_order: bool = True, multapses: bool = False):
         self.pre_size = as_size(n_pre, "n_pre")
         self.post_size = as_size(n_post, "n_post")
         self.n_pre = math.prod(self.pre_size)
@@ -420,20 +453,26 @@ class Connectivity:
         self.n_syn = len(pre)
         self.index_dtype = index_dtype(self.n_pre, self.n_post, self.n_syn)
         self._order = None
+        self._multapses = bool(multapses)
         w = None if weights is None else _check_weights(weights, self.n_syn)
         d = None if delays is None else _check_weights(delays, self.n_syn, "delays")
-        if _is_canonical(pre, post):
+        in_order, repeats = _scan_order(pre, post)
+        if in_order and repeats and not self._multapses:
+            _refuse_repeats(pre, post)
+        if in_order:
             pre = np.array(pre, dtype=self.index_dtype, copy=copy or None)
             post = np.array(post, dtype=self.index_dtype, copy=copy or None)
             w, d = (None if a is None else np.array(a, copy=copy or None) for a in (w, d))
         else:
             carried = w is not None or d is not None
-            pre, post, order = _sort_unique(pre, post, self.n_pre, self.n_post,
-                                            self.index_dtype, record_order or carried)
+            pre, post, order, repeats = _sort_unique(
+                pre, post, self.n_pre, self.n_post, self.index_dtype,
+                record_order or carried, multapses=self._multapses)
             # The weights and delays follow their synapses.
             w, d = (None if a is None else a[order] for a in (w, d))
             if record_order:
                 self._order = _readonly(order)
+        self._has_multapses = repeats
         self._weights = None if w is None else _readonly(w)
         self._delays = None if d is None else _readonly(d)
         self._cache = {PRE_IDS: _readonly(pre), POST_IDS: _readonly(post)}
@@ -441,6 +480,30 @@ class Connectivity:
     #: Per-synapse weights and delays (canonical order) or None; a generated connectivity
     #: has none.
     _weights = _delays = None
+    #: Whether repeated pairs were allowed, and whether there are some: a generated
+    #: connectivity has none.
+    _multapses = _has_multapses = False
+
+    @property
+    def multapses(self) -> bool:
+        """Whether this connectivity was allowed several synapses per (pre, post) pair
+        (``multapses=True``); ``has_multapses`` says whether it has some.
+
+        >>> Connectivity(2, 2, [0, 0], [1, 1], multapses=True).multapses
+        True
+        """
+        return self._multapses
+
+    @property
+    def has_multapses(self) -> bool:
+        """Whether some (pre, post) pair has several synapses (multapses). A strategy
+        that keeps one bit or one element per pair sums them (a weight matrix) or
+        refuses them (``bitmask``).
+
+        >>> Connectivity(2, 2, [0, 1], [1, 1], multapses=True).has_multapses
+        False
+        """
+        return self._has_multapses
 
     @property
     def delays(self) -> np.ndarray | None:
@@ -611,7 +674,8 @@ class Connectivity:
         first, so an interrupted save leaves no half-written file. It holds the canonical
         order only: ``order`` (the order the ids were given in) is not saved. Per-synapse
         ``weights`` and ``delays`` are saved with the synapses (formats 2 and 3; format 1
-        without either).
+        without either). The synapses of a pair with several (multapses) are saved side
+        by side in their canonical order, and :meth:`load` allows them again.
 
         >>> import tempfile, os
         >>> conn = Connectivity(3, 3, [0, 1], [1, 2])
@@ -650,7 +714,9 @@ class Connectivity:
         Nothing in the file is trusted: no pickle, array sizes checked against the
         archive and free memory before anything is allocated, and the values checked
         (sizes, index ranges, canonical order, one finite weight and delay per synapse) as for a new
-        Connectivity. Any problem is one SynbenchError naming the file.
+        Connectivity. Any problem is one SynbenchError naming the file. A pair that
+        repeats in the file is a saved multapse: the connectivity is loaded with
+        ``multapses=True`` (a file without repeats, with ``multapses=False``).
 
         >>> conn = Connectivity.load("e2e.npz")  # doctest: +SKIP
         """
@@ -663,13 +729,16 @@ class Connectivity:
             post_size = as_size(tuple(sizes[1].tolist()), "post_size")
             pre = _check_ids(arrays["pre_ids"], "pre_ids", math.prod(pre_size), "n_pre")
             post = _check_ids(arrays["post_ids"], "post_ids", math.prod(post_size), "n_post")
-            if len(pre) == len(post) and not _is_canonical(pre, post):
+            in_order, repeats = (_scan_order(pre, post) if len(pre) == len(post)
+                                 else (True, False))  # the constructor says why
+            if not in_order:
                 raise SynbenchError(
-                    "its synapses are not in canonical order (sorted by (pre, post), each "
-                    "pair once), as Connectivity.save writes them"
+                    "its synapses are not in canonical order (sorted by (pre, post), the "
+                    "synapses of a pair side by side), as Connectivity.save writes them"
                 )
+            # A pair repeated in the file is a multapse that was saved: allowed again.
             return cls(pre_size, post_size, pre, post, arrays.get("weights"),
-                       delays=arrays.get("delays"), copy=False)
+                       delays=arrays.get("delays"), copy=False, multapses=bool(repeats))
         except SynbenchError as e:
             raise SynbenchError(f"cannot read connectivity from {path}: {e}") from None
         except OSError as e:
@@ -704,7 +773,8 @@ class Connectivity:
             f"Connectivity(pre_size={self.pre_size}, post_size={self.post_size}, "
             f"n_syn={self.n_syn}, dtype={self.index_dtype}"
             f"{'' if self.weights is None else ', weighted'}"
-            f"{'' if self.delays is None else ', delayed'})"
+            f"{'' if self.delays is None else ', delayed'}"
+            f"{', multapses' if self.has_multapses else ''})"
         )
 
 
@@ -833,21 +903,34 @@ def _check_ids(ids, what: str, n: int, n_name: str) -> np.ndarray:
     return arr
 
 
-def _is_canonical(pre: np.ndarray, post: np.ndarray) -> bool:
-    """Strictly increasing in (pre, post): sorted and free of repeats. Scanned in chunks."""
+def _scan_order(pre: np.ndarray, post: np.ndarray) -> tuple[bool, bool]:
+    """``(in_order, repeats)``: whether (pre, post) is non-decreasing, and if so whether a
+    pair repeats (``repeats`` is meaningless when not in order). Scanned in chunks."""
     # Signed ids are non-negative, so their differences cannot overflow; unsigned ones can.
     signed = np.int64 if pre.dtype.kind == "u" or post.dtype.kind == "u" else None
+    repeats = False
     for a in range(0, max(len(pre) - 1, 0), _CHUNK):
         b = min(a + _CHUNK + 1, len(pre))
         dp = np.diff(pre[a:b].astype(signed or pre.dtype, copy=False))
         dq = np.diff(post[a:b].astype(signed or post.dtype, copy=False))
-        if not ((dp > 0) | ((dp == 0) & (dq > 0))).all():
-            return False
-    return True
+        same_pre = dp == 0
+        if not ((dp > 0) | (same_pre & (dq >= 0))).all():
+            return False, False
+        repeats = repeats or bool((same_pre & (dq == 0)).any())
+    return True, repeats
 
 
-def _sort_unique(pre, post, n_pre, n_post, dtype, want_order=True):
-    """``(pre, post, order)`` sorted into (pre, post) order; a repeated pair -> error.
+def _is_canonical(pre: np.ndarray, post: np.ndarray, multapses: bool = False) -> bool:
+    """Sorted by (pre, post): strictly increasing (each pair once), or, with
+    ``multapses``, non-decreasing (a pair's synapses side by side)."""
+    in_order, repeats = _scan_order(pre, post)
+    return in_order and (multapses or not repeats)
+
+
+def _sort_unique(pre, post, n_pre, n_post, dtype, want_order=True, multapses=False):
+    """``(pre, post, order, repeats)`` sorted into (pre, post) order; a repeated pair is an
+    error unless ``multapses``, when the sort is stable: the synapses of one pair keep
+    the order they were given in. ``repeats``: whether some pair has several synapses.
 
     ``order`` is the permutation applied (None unless ``want_order``): sorted synapse k
     was synapse order[k]. Two counting sorts (scipy's COO -> CSR, then each row sorted)
@@ -857,16 +940,21 @@ def _sort_unique(pre, post, n_pre, n_post, dtype, want_order=True):
     n_syn = len(pre)
     if n_pre > n_syn:
         require_memory(8 * 5 * n_syn, f"sorting {n_syn} synapses", "use fewer synapses")
-        order = np.lexsort((post, pre))
+        order = np.lexsort((post, pre))  # stable
         pre, post = pre[order], post[order]
-        _refuse_repeats(pre, post)
+        repeats = _scan_order(pre, post)[1]
+        if repeats and not multapses:
+            _refuse_repeats(pre, post)
         order = order.astype(dtype) if want_order else None
-        return pre.astype(dtype), post.astype(dtype), order
+        return pre.astype(dtype), post.astype(dtype), order, repeats
 
     from scipy import sparse
 
     require_memory(8 * (6 * n_syn + 2 * n_pre + 1), f"sorting {n_syn} synapses",
                    "use fewer synapses")
+    if multapses:
+        pre, post, order = _stable_sort(pre, post, n_pre, n_post, dtype, want_order)
+        return pre, post, order, _scan_order(pre, post)[1]
     # coo -> csr counts rows; sum_duplicates sorts each row and merges repeats, so a
     # lost entry means a repeated pair. The data carry each synapse's given position.
     data = np.arange(n_syn, dtype=dtype) if want_order else np.ones(n_syn, dtype=np.int8)
@@ -878,7 +966,23 @@ def _sort_unique(pre, post, n_pre, n_post, dtype, want_order=True):
     counts = np.diff(mat.indptr)
     pre = np.repeat(np.arange(n_pre, dtype=dtype), counts)
     order = mat.data.astype(dtype, copy=False) if want_order else None
-    return pre, mat.indices.astype(dtype, copy=False), order
+    return pre, mat.indices.astype(dtype, copy=False), order, False
+
+
+def _stable_sort(pre, post, n_pre, n_post, dtype, want_order=True):
+    """``(pre, post, order)`` sorted by (pre, post), ties (the synapses of one pair) in
+    the order given: two stable counting sorts, by post then by pre, in O(n_syn + n_pre
+    + n_post). Each is scipy's CSR -> CSC conversion of a one-row matrix, which moves
+    the entries of each column in their row order and never merges repeats."""
+    from scipy import sparse
+
+    n_syn = len(pre)
+    order = np.arange(n_syn, dtype=dtype)
+    for keys, n in ((post, n_post), (pre, n_pre)):
+        one_row = sparse.csr_array((order, keys[order].astype(dtype), np.array([0, n_syn])),
+                                   shape=(1, n))
+        order = one_row.tocsc().data.astype(dtype, copy=False)
+    return pre[order].astype(dtype), post[order].astype(dtype), order if want_order else None
 
 
 def _refuse_repeats(pre, post) -> None:
@@ -888,5 +992,7 @@ def _refuse_repeats(pre, post) -> None:
         k = int(np.argmax(same))
         raise SynbenchError(
             f"synapse {pre[k]} -> {post[k]} appears more than once ({int(same.sum())} repeated "
-            "pairs); each (pre, post) pair may appear once: remove repeats, e.g. with np.unique"
+            "pairs); each (pre, post) pair may appear once: remove repeats, e.g. with "
+            "np.unique, or allow several synapses per pair (multapses) with multapses=True "
+            "(IJConn(i, j, multapses=True), Connectivity(..., multapses=True))"
         )

@@ -46,6 +46,7 @@ import cupy
 import numpy as np
 
 from ...core import registry, strategies
+from ...core.connect.structures import weight_matrix as dense_weights
 from ...core.errors import SynbenchError
 from ...core.registry import as_weight
 from ...core.strategies import state_shape
@@ -325,10 +326,9 @@ def post_is_state(data, g, out=None):
 
 
 def weight_matrix(conn, weight, dtype):
-    """``kernel_data`` with the (n_pre, n_post) weight matrix, zero where no synapse."""
-    w = np.zeros((conn.n_pre, conn.n_post), dtype=dtype)
-    # Row-major order of the True elements is canonical (pre-major) synapse order.
-    w[conn.require("conn_mat")] = as_weight(weight, conn.n_syn, dtype)
+    """``kernel_data`` with the (n_pre, n_post) weight matrix, zero where no synapse (the
+    weights of a pair's several synapses, multapses, summed in its element)."""
+    w = dense_weights(conn, as_weight(weight, conn.n_syn, dtype), dtype)
     data = kernel_data(conn, 0.0, dtype, weight_matrix=cupy.asarray(w))
     data.ones = cupy.ones(conn.n_pre, dtype=dtype)
     data.alpha, data.beta = np.ones((), dtype), np.zeros((), dtype)  # host scalars for cuBLAS

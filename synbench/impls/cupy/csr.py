@@ -18,7 +18,10 @@ def prepare(conn, weight, dtype):
     # The CSC of W is the CSR of W^T: the per-step product is a plain CSR mat-vec.
     matrix_t = scipy.sparse.csr_matrix((values, pre_by_post, indptr),
                                        shape=(conn.n_post, conn.n_pre))
-    matrix_t.sort_indices()
+    # Sorted, and the synapses of one pair (multapses, one column twice in a row) merged
+    # into one entry holding their summed weight: W^T x is the same, and cuSPARSE gets
+    # the canonical CSR it documents (no repeated column in a row).
+    matrix_t.sum_duplicates()
     data = kernel_data(conn, 0.0, dtype)
     data.matrix_t = cupyx.scipy.sparse.csr_matrix(matrix_t)
     data.x = cupy.zeros(conn.n_pre, dtype=dtype)  # the events as floats

@@ -2,11 +2,13 @@
 
 What it needs from a strategy it reads from the strategy's registration (``reads``,
 ``cuda``, ``functor``, ``launches``, ``items``, ``record``, ``library``,
-``float_spikes``: see :func:`synbench.impls.cupy.register`), never from its name.
+``float_spikes``: see :func:`synbench.impls.cupy.register`), never from its name; what
+it needs from a delay mechanism, from ``synbench.impls.cupy.delays.NETWORK``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -20,7 +22,8 @@ from ...core.errors import SynbenchError
 from ...core.neurons import NEVER_SPIKED, neuron_model
 from ...core.synapses import COBA
 from ..numpy import runner as array_runner
-from . import BLOCK, COMPILE_OPTIONS, CTYPES, blocks, cuda_source, modes, source_path
+from . import BLOCK, COMPILE_OPTIONS, CTYPES, blocks, cuda_source, kernel, modes, source_path
+from . import delays as delay_kernels
 from . import to_numpy as _to_numpy
 from ._neurons import neuron_source
 
@@ -59,6 +62,11 @@ def _ptr(x) -> int:
     return 0 if x is None else int(x.data.ptr)
 
 
+#: Where network.cu's control block ``ctl`` holds the step being computed.
+CTL_STEP = int(re.search(r"^#define CTL_STEP (\d+)", source_path("network.cu").read_text(),
+                         re.M).group(1))
+
+
 # --- what the runner needs from a strategy ---
 
 
@@ -85,9 +93,19 @@ class NetworkPlan:
                    x.get("items"), x.get("record"), x.get("library"),
                    bool(x.get("float_spikes", False)))
 
-    def kernels(self, ctype: str) -> list[str]:
+    def stages(self, delayed: bool = False) -> tuple[str, ...]:
+        """network.cu's stages this strategy launches. ``delayed``: its stages read spike
+        vectors the runner delays (section 4c), not the step's own, so the list of this
+        step's spikes (``network_spike_list``, which the neuron kernel fills) gives way
+        to the same rows served from the flags (``network_spike_flags``)."""
+        if not delayed:
+            return self.launches
+        return tuple("network_spike_flags" if s == "network_spike_list" else s
+                     for s in self.launches)
+
+    def kernels(self, ctype: str, delayed: bool = False) -> list[str]:
         """The instances of network.cu's stages this strategy launches."""
-        return [f"{stage}<{ctype}, {self.functor}>" for stage in self.launches]
+        return [f"{stage}<{ctype}, {self.functor}>" for stage in self.stages(delayed)]
 
 
 def _network_entries(entry) -> list:
@@ -104,19 +122,20 @@ def _network_entries(entry) -> list:
     return found
 
 
-def network_source(entries, neurons: str, dtype) -> tuple[str, list[str]]:
+def network_source(entries, neurons: str, dtype, delayed: bool = False) -> tuple[str, list[str]]:
     """The runner's module for ``entries``: (CUDA code, the kernel instances to compile).
 
     The code is common.cuh, each strategy's source (once), network.cu and the generated
     neuron kernel ``neurons``; the instances are ``network_currents`` and every stage of
-    every entry, with its functor.
+    every entry, with its functor (``delayed``: the stages of a run with delays,
+    :meth:`NetworkPlan.stages`).
     """
     ctype = CTYPES[np.dtype(dtype).name]
     plans = [NetworkPlan.of(e) for e in entries]
     sources = list(dict.fromkeys(p.cuda for p in plans if p.cuda is not None))
     names = [f"network_currents<{ctype}>"]
     for plan in plans:
-        names += [k for k in plan.kernels(ctype) if k not in names]
+        names += [k for k in plan.kernels(ctype, delayed) if k not in names]
     return cuda_source("common.cuh", *sources, "network.cu") + neurons, names
 
 
@@ -140,6 +159,9 @@ class _Projection:
     def __init__(self, spec, p, entry, plan, conn, dt, dtype):
         self.name = p.name
         self.pre, self.post = spec.group(p.pre), spec.group(p.post)
+        # Where the stages find this projection's spikes in the spike vector they read:
+        # the network's own (its pre group's ids), or the runner's delayed vectors.
+        self.pre_offset = self.pre.start
         self.data = entry.prepare(conn, p.weight, dtype)
         self.state = entry.init_state(self.data)
         self.decay = dtype.type(p.synapse.factors(dt, spec.method)[0])
@@ -158,7 +180,7 @@ class _Projection:
         d = self.data
         r = np.zeros((), PROJ_DTYPE)
         r["mode"] = modes()[self.plan.reads]
-        r["pre_start"], r["n_pre"] = self.pre.start, self.pre.size
+        r["pre_start"], r["n_pre"] = self.pre_offset, self.pre.size
         r["post_start"], r["n_post"] = self.post.start, self.post.size
         r["n_syn"], r["items"], r["decay"], r["e_rev"] = d.n_syn, self.items, self.decay, self.e_rev
         r["state"], r["buf"], r["g_init"] = _ptr(self.state), _ptr(self.buf), _ptr(self.g_init)
@@ -169,20 +191,44 @@ class _Projection:
         return r
 
 
-def Simulation(spec, entry, conns, dt, dtype, chunk_steps, **options):  # noqa: N802
+def Simulation(spec, entry, conns, dt, dtype, chunk_steps, *, delays=None,  # noqa: N802
+               **options):
     """The ``Simulation`` protocol of ``synbench.run`` on CuPy: the fused network kernels
     (:class:`FusedSimulation`) for what they hold, one decaying conductance per
-    projection through COBA's output, and no spike sources (the networks synbench
-    started with), else :class:`ArraySimulation`."""
-    if entry is None or (not spec.sources and all(fused_synapses(p) for p in spec.projections)):
-        return FusedSimulation(spec, entry, conns, dt, dtype, chunk_steps, **options)
-    return ArraySimulation(spec, entry, conns, dt, dtype, chunk_steps)
+    projection through COBA's output, no spike sources (the networks synbench started
+    with) and delays they can hold (:func:`fused_delays`), else :class:`ArraySimulation`.
+
+    ``delays`` is the run's ``DelayPlan`` (``synbench.run.plan_delays``), or None.
+    """
+    if entry is None or (not spec.sources and all(fused_synapses(p) for p in spec.projections)
+                         and fused_delays(entry, delays)):
+        return FusedSimulation(spec, entry, conns, dt, dtype, chunk_steps, delays=delays,
+                               **options)
+    return ArraySimulation(spec, entry, conns, dt, dtype, chunk_steps, delays=delays)
 
 
 def fused_synapses(projection) -> bool:
     """Whether the fused kernels hold this projection's synapse model and output."""
     model = projection.synapse
     return model.single_decay and not model.voltage_jump and isinstance(projection.output, COBA)
+
+
+def fused_delays(entry, delays) -> bool:
+    """Whether the fused kernels hold the run's delays (DESIGN section 4c).
+
+    One delay per projection: always (the strategy's stages read delayed spike vectors).
+    Per-synapse delays: where the mechanism runs without the host (spike_ring and
+    input_ring: ``delays.NETWORK``; spike_queue's growth needs the host every step) and
+    the strategy's network step adds its events into a buffer that ``network_currents``
+    adds to the decayed state (``reads="DECAY_INC"``, a state per post neuron: the
+    mechanism adds what arrives there instead, exactly after the state advances).
+    Other strategies fuse the decay with the conductance, leaving no point between them
+    to add delayed events at: ``ArraySimulation`` runs them.
+    """
+    if delays is None or delays.mechanism is None:
+        return True
+    return (delays.mechanism in delay_kernels.NETWORK
+            and NetworkPlan.of(entry).reads == "DECAY_INC")
 
 
 class ArraySimulation(array_runner.Simulation):
@@ -212,6 +258,17 @@ class FusedSimulation:
     them: 3 for pre_slice, pre2post, pre_ids and post_slice, 4 for pre2syn, 6 for csr,
     7 for dense and event_dense.
 
+    Delays (``delays``, a ``DelayPlan``; DESIGN section 4c): with one delay d per
+    projection, one launch after the neuron kernel records each projection's pre spikes
+    in a ring of d + 1 vectors and writes those of step t - d into a vector of its own
+    (``delay_spike_vectors``, cuda/delay_kernels.cu), where the strategy's stages and
+    library calls read its spikes (the records' ``pre_start`` points there; a strategy
+    that walks the step's spike list walks those flags instead). With per-synapse
+    delays (spike_ring or input_ring, post-state strategies: :func:`fused_delays`), the
+    stages see no spikes and the mechanism's launches add what arrives into the buffer
+    that ``network_currents`` adds to the decayed state. The ring slots follow the step
+    index in ``ctl``, so graphs replay them.
+
     Everything that changes between steps (the step index, the monitor's fill) lives
     on the GPU, so ``graph_steps`` steps are captured once as a CUDA graph and replayed;
     ``use_graphs = False`` (or the environment variable ``SYNBENCH_CUPY_GRAPHS=0``)
@@ -231,7 +288,7 @@ class FusedSimulation:
     max_capacity = 1 << 26
 
     def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, *, use_graphs=None,
-                 graph_steps=None):
+                 graph_steps=None, delays=None):
         self.dtype = np.dtype(dtype)
         self.entry, self.n, self.chunk_steps = entry, spec.n, int(chunk_steps)
         self.step_index = 0
@@ -262,6 +319,15 @@ class FusedSimulation:
         float_spikes = self.plan is not None and self.plan.float_spikes
         self.spikes_float = cupy.zeros(spec.n if float_spikes else 1, self.dtype)
         self.neuron_source = neuron_source(self.neurons, self.dtype, float_spikes)
+        # The spike vectors the stages and library calls read (the network's own unless
+        # delayed); the delays' launches before and after the stages (each a callable
+        # giving (kernel, grid, arguments): compiled when the program is built, in
+        # ``compile``), and the arrays they write.
+        self.stage_spikes, self.stage_spikes_float = self.spiked, self.spikes_float
+        self.delays = delays if self.projections else None
+        self._delay_first, self._delay_last, self._delay_arrays = [], [], []
+        if self.delays is not None:
+            self._set_up_delays(spec, conns, float_spikes)
         table = np.stack([p.record() for p in self.projections]) if \
             self.projections else np.zeros(1, PROJ_DTYPE)
         self.table = cupy.asarray(table.view(np.uint8))
@@ -269,6 +335,44 @@ class FusedSimulation:
         self._compiled = False
         cupy.cuda.Device().synchronize()
         self.stream = cupy.cuda.Stream(non_blocking=True)
+
+    def _set_up_delays(self, spec, conns, float_spikes: bool) -> None:
+        """The delayed spike vectors, and the launches that fill them or deliver the
+        per-synapse delays (see the class's docstring)."""
+        delays, projections = self.delays, self.projections
+        offsets = np.cumsum([0] + [p.pre.size for p in projections])
+        for p, offset in zip(projections, offsets, strict=False):
+            p.pre_offset = int(offset)
+        total = int(offsets[-1])
+        self.stage_spikes = cupy.zeros(max(total, 1), dtype=bool)
+        self.stage_spikes_float = cupy.zeros(total if float_spikes else 1, self.dtype)
+        self._delay_arrays += [self.stage_spikes, self.stage_spikes_float]
+        step_at = self.ctl[CTL_STEP:CTL_STEP + 1]
+        if delays.mechanism is None:  # one delay per projection: rings of spike vectors
+            rings = [cupy.zeros((delays.depth(p.name), p.pre.size), dtype=bool)
+                     for p in projections]
+            self._delay_arrays += rings
+            table = np.array([[_ptr(ring), ring.shape[0], p.pre.start, p.pre.size, p.pre_offset]
+                              for p, ring in zip(projections, rings, strict=True)], np.int64)
+            self._delay_table = cupy.asarray(table)
+            grid = (blocks(max(p.pre.size for p in projections))[0], len(projections))
+            args = (self._delay_table, self.spiked, self.stage_spikes, self.stage_spikes_float,
+                    np.int32(float_spikes), step_at)
+            self._delay_first.append(lambda: [(
+                kernel("delay_spike_vectors", self.dtype, delay_kernels.SOURCE), grid, args)])
+            return
+        # Per-synapse delays: the stages see no spikes (stage_spikes stays zero); the
+        # mechanism adds what arrives into the buffer network_currents adds (DECAY_INC).
+        launches = delay_kernels.NETWORK[delays.mechanism]
+        for p, spec_p in zip(projections, spec.projections, strict=True):
+            conn = conns[spec_p.name]
+            data = delays.entry.prepare(conn, spec_p.weight, delays.steps[spec_p.name],
+                                        self.entry.synapse_slots(conn), self.dtype)
+            buffer = delays.entry.init_buffer(data)
+            self._delay_arrays.append(buffer)
+            spikes = self.spiked[p.pre.start:p.pre.stop]
+            self._delay_last.append(functools.partial(launches, data, p.buf, buffer, spikes,
+                                                      step_at))
 
     # --- one step as a list of launches ---
 
@@ -280,7 +384,8 @@ class FusedSimulation:
     def _kernel(self, name: str):
         if self._module is None:
             entries = _network_entries(self.entry) if self.entry is not None else []
-            code, names = network_source(entries, self.neuron_source, self.dtype)
+            code, names = network_source(entries, self.neuron_source, self.dtype,
+                                         delayed=self.delays is not None)
             self._module = _network_module(code, tuple(names))
         return self._module.get_function(name)
 
@@ -297,16 +402,21 @@ class FusedSimulation:
         program = [_bind(self._kernel("neuron_update"), blocks(self.n), (
             *state, self.i_syn, self.last_spike, self.spiked, self.spikes_float, self.ctl,
             self.spike_ids, np.int64(self.capacity), n))]
+        program += [_bind(*launch) for make in self._delay_first for launch in make()]
         if self.projections:
-            for stage, name in zip(self.plan.launches, self.plan.kernels(ctype), strict=True):
+            delayed = self.delays is not None
+            for stage, name in zip(self.plan.stages(delayed), self.plan.kernels(ctype, delayed),
+                                   strict=True):
                 shape = self._stage_shape(stage)
                 if shape is not None:
                     program.append(_bind(self._kernel(name), *shape))
             if self.plan.library is not None:
                 for p in self.projections:
-                    spikes = self.spikes_float[p.pre.start:p.pre.stop] if \
-                        self.plan.float_spikes else self.spiked[p.pre.start:p.pre.stop]
+                    where = slice(p.pre_offset, p.pre_offset + p.pre.size)
+                    spikes = self.stage_spikes_float[where] if self.plan.float_spikes else \
+                        self.stage_spikes[where]
                     program.append(self.plan.library(p.data, p.state, p.buf, spikes, p.decay))
+        program += [_bind(*launch) for make in self._delay_last for launch in make()]
         program.append(_bind(self._kernel(f"network_currents<{ctype}>"), blocks(self.n), (
             self.i_syn, self.vars["v"], self.table, n_proj, self.spiked, n, self.ctl, self.ends)))
         return program
@@ -315,14 +425,16 @@ class FusedSimulation:
         """(grid, arguments) of a network.cu stage, from its launch shape; None when
         there is nothing to do."""
         n, n_proj = np.int64(self.n), np.int32(len(self.projections))
+        spiked = self.stage_spikes  # each projection's at its record's pre_start
         if stage == "network_items":  # a thread per item, blockIdx.y the projection
             work = max(p.items for p in self.projections)
-            return ((blocks(work)[0], len(self.projections)), (self.table, self.spiked)) \
+            return ((blocks(work)[0], len(self.projections)), (self.table, spiked)) \
                 if work else None
         if stage == "network_post_sums":  # a warp per neuron
-            return blocks(32 * self.n), (self.table, n_proj, self.spiked, n)
-        if stage == "network_spike_flags":  # a thread per neuron, as many as are resident
-            return _resident_blocks(self.n), (self.table, n_proj, self.spiked, n)
+            return blocks(32 * self.n), (self.table, n_proj, spiked, n)
+        if stage == "network_spike_flags":  # a thread per flag, as many as are resident
+            flags = spiked.size if self.delays is not None else self.n
+            return _resident_blocks(flags), (self.table, n_proj, spiked, np.int64(flags))
         if stage == "network_spike_list":  # a warp per neuron, as many as are resident
             return _resident_blocks(32 * self.n), (self.table, n_proj, self.spike_ids, self.ctl,
                                                    np.int64(self.capacity))
@@ -423,6 +535,7 @@ class FusedSimulation:
                   self.ends, self.spike_ids, self.spikes_float]
         for p in self.projections:
             arrays += [x for x in (p.state, p.buf, p.g_init) if x is not None]
+        arrays += [x for x in self._delay_arrays if isinstance(x, cupy.ndarray)]
         unique = {id(x): x for x in arrays}
         return list(unique.values())
 
@@ -457,4 +570,4 @@ class _bind:  # noqa: N801 - reads as a function
 
 
 __all__ = ["PROJ_DTYPE", "ArraySimulation", "FusedSimulation", "NetworkPlan", "Simulation",
-           "network_source"]
+           "fused_delays", "network_source"]

@@ -50,6 +50,7 @@ import numpy as np
 
 from ...core import registry
 from ...core.connect import available_memory
+from ...core.connect.structures import weight_matrix as dense_weights
 from ...core.registry import as_weight
 from ...core.strategies import state_shape
 from .. import import_strategies
@@ -176,10 +177,9 @@ def make_data(conn, weight, dtype, arrays, max_spikes=None, **static):
 
 
 def weight_matrix(conn, weight, dtype, max_spikes=None):
-    """``prepare`` of the matrix strategies: the (n_pre, n_post) weights, 0 where no synapse."""
-    pre_ids, post_ids = conn.require("pre_ids", "post_ids")
-    matrix = np.zeros((conn.n_pre, conn.n_post), dtype=dtype)
-    matrix[pre_ids, post_ids] = as_weight(weight, conn.n_syn, dtype)
+    """``prepare`` of the matrix strategies: the (n_pre, n_post) weights, 0 where no synapse
+    (the weights of a pair's several synapses, multapses, summed in its element)."""
+    matrix = dense_weights(conn, as_weight(weight, conn.n_syn, dtype), dtype)
     return make_data(conn, weight, dtype, {"weight_matrix": matrix}, max_spikes)
 
 

@@ -18,7 +18,8 @@ def prepare(conn, weight, dtype, max_spikes=None):
         matrix_t = jsparse.BCSR(
             (jnp.asarray(values), jnp.asarray(pre_by_post, jnp.int32),
              jnp.asarray(indptr, jnp.int32)),
-            shape=(conn.n_post, conn.n_pre), indices_sorted=True, unique_indices=True)
+            shape=(conn.n_post, conn.n_pre), indices_sorted=True,
+            unique_indices=not conn.has_multapses)  # a pair's synapses share a column
     data = make_data(conn, weight, dtype, {}, max_spikes)
     return KernelData(data._arrays | {"matrix_t": matrix_t}, data._static)
 

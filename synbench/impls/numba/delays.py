@@ -1,9 +1,10 @@
 """The delay mechanisms on Numba (``synbench.core.delays``): per-synapse delays as loops.
 
-Each ``deliver(data, state, buffer, spikes, step) -> (state, buffer)`` records the bool ``spikes`` of step
-``step``, then adds every event that arrives at ``step`` into the strategy's state
-(flattened; synapse k's value lives at ``slots[k]``), both in place. D is the ring's depth, the longest
-delay + 1. Callable from Python or from the user's own ``@njit`` loop, like the kernels.
+Each ``deliver(data, state, buffer, spikes, step) -> (state, buffer)`` records the bool
+``spikes`` of step ``step``, then adds every event that arrives at ``step`` into the
+strategy's state (flattened; synapse k's value lives at ``slots[k]``), both in place. D
+is the ring's depth, the longest delay + 1. Callable from Python or from the user's own
+``@njit`` loop, like the kernels.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 
 from collections import namedtuple
 
-import numpy as np
-
+from ...core.connect.structures import weight_matrix
 from ...core.registry import as_weight
 from . import SIZES, jit, register, sizes, zeroed
 
@@ -11,9 +10,8 @@ MatrixData = namedtuple("MatrixData", SIZES + ("weight_matrix",))
 
 
 def prepare(conn, weight, dtype):
-    w = np.zeros((conn.n_pre, conn.n_post), dtype=dtype)
-    # Row-major order of the True elements is canonical (pre-major) synapse order.
-    w[conn.require("conn_mat")] = as_weight(weight, conn.n_syn, dtype)
+    # Zero where no synapse; the weights of a pair's several synapses (multapses) summed.
+    w = weight_matrix(conn, as_weight(weight, conn.n_syn, dtype), dtype)
     return MatrixData(*sizes(conn, dtype), w)
 
 

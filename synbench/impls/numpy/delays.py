@@ -1,8 +1,9 @@
 """The delay mechanisms on NumPy (``synbench.core.delays``): per-synapse delays.
 
-Each ``deliver(data, state, buffer, spikes, step) -> (state, buffer)`` records this step's spikes, then adds
-every event that arrives at ``step`` into the strategy's state (flattened; synapse k's
-value lives at ``slots[k]``). D is the ring's depth, the longest delay + 1.
+Each ``deliver(data, state, buffer, spikes, step) -> (state, buffer)`` records this
+step's spikes, then adds every event that arrives at ``step`` into the strategy's state
+(flattened; synapse k's value lives at ``slots[k]``), both in place. D is the ring's
+depth, the longest delay + 1.
 """
 
 from __future__ import annotations
