@@ -14,6 +14,10 @@ Brian's exponential Euler therefore takes an exp per neuron and step for v, ge a
 (about two thirds of its run time at n = 4000, by Brian's own profiling), work that
 synbench's update does not do; ``--method euler`` gives Brian's cheapest update instead.
 
+``--delay`` gives both sides the same transmission delays (``coba(n, delay=...)``: one
+number of ms, or LOW:HIGH for random per-synapse delays drawn from the network seed):
+each Brian ``Synapses`` gets the spec's delay of every synapse (:func:`synapse_table`).
+
 Prints one JSON line: Brian's own timing of the simulation loop (``run_s``, without code
 generation and compilation), rates per group, and the path of the compiled binary.
 ``scripts/vs_brian2.py`` drives this script and alternates the binary with synbench.
@@ -27,29 +31,47 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from brian2 import (  # noqa: E402
-    Network,
-    NeuronGroup,
-    SpikeMonitor,
-    Synapses,
-    defaultclock,
-    device,
-    ms,
-    mV,
-    prefs,
-    set_device,
-)
 
 from synbench.core.networks import coba  # noqa: E402
 
+DT_MS = 0.1  # DESIGN section 3
 
-def build(n, duration_ms, workdir, method="exponential_euler"):
-    spec = coba(n)
+
+def synapse_table(spec, conns, dt=DT_MS):
+    """Per projection: (name, i, j, delay_ms) as Brian's ``Synapses`` takes them: the
+    population indices of every synapse's pre and post neuron, and its delay in ms (one
+    number, or one per synapse), from the spec alone (no Brian import)."""
+    table = []
+    for proj in spec.projections:
+        conn = conns[proj.name]
+        steps = proj.delay_steps(conn, dt)
+        table.append((proj.name,
+                      conn.pre_ids.astype(np.int64) + spec.group(proj.pre).start,
+                      conn.post_ids.astype(np.int64) + spec.group(proj.post).start,
+                      np.asarray(steps, np.float64) * dt))
+    return table
+
+
+def build(n, duration_ms, workdir, method="exponential_euler", delay=0.0):
+    from brian2 import (
+        Network,
+        NeuronGroup,
+        SpikeMonitor,
+        Synapses,
+        defaultclock,
+        device,
+        ms,
+        mV,
+        prefs,
+        set_device,
+    )
+
+    spec = coba(n, delay=delay)
     p = spec.params
     conns = spec.connectivity()
     set_device("cpp_standalone", directory=workdir, build_on_run=False)
     prefs.devices.cpp_standalone.openmp_threads = 0  # single-threaded, like synbench's Numba
-    defaultclock.dt = 0.1 * ms  # DESIGN section 3
+    defaultclock.dt = DT_MS * ms
     exc = next(proj for proj in spec.projections if proj.pre == "E")
     inh = next(proj for proj in spec.projections if proj.pre == "I")
     eqs = f"""
@@ -64,12 +86,12 @@ def build(n, duration_ms, workdir, method="exponential_euler"):
     neurons.v = np.asarray(spec.initial["v"]) * mV
     # Brian's magic network does not see objects held in a list, so the Network is explicit.
     net = Network(neurons)
-    for proj in spec.projections:
-        conn = conns[proj.name]
+    for proj, (name, i, j, delay_ms) in zip(spec.projections, synapse_table(spec, conns),
+                                            strict=True):
         target = "ge" if proj.pre == "E" else "gi"  # one tau and E_rev per pre group (COBA)
-        syn = Synapses(neurons, neurons, on_pre=f"{target} += {proj.weight}", name=proj.name)
-        syn.connect(i=conn.pre_ids.astype(np.int64) + spec.group(proj.pre).start,
-                    j=conn.post_ids.astype(np.int64) + spec.group(proj.post).start)
+        syn = Synapses(neurons, neurons, on_pre=f"{target} += {proj.weight}", name=name)
+        syn.connect(i=i, j=j)
+        syn.delay = delay_ms * ms  # one number, or one per synapse in connect's order
         net.add(syn)
     monitor = SpikeMonitor(neurons)
     net.add(monitor)
@@ -92,5 +114,9 @@ if __name__ == "__main__":
     parser.add_argument("--method", default="exponential_euler",
                         help="Brian's state updater (default exponential_euler; euler is "
                              "cheaper: no exp per neuron and step)")
+    parser.add_argument("--delay", default="0", metavar="MS|LOW:HIGH",
+                        help="synbench's coba(delay=...): ms, or LOW:HIGH per synapse")
     args = parser.parse_args()
-    print(json.dumps(build(args.n, args.duration, args.workdir, args.method)))
+    low, _, high = args.delay.partition(":")
+    delay = (float(low), float(high)) if high else float(low)
+    print(json.dumps(build(args.n, args.duration, args.workdir, args.method, delay)))

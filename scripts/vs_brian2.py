@@ -39,9 +39,10 @@ def run_measured(cmd, **kwargs):
     return out, usage.ru_maxrss / 1024  # ru_maxrss is in kB on Linux
 
 
-def brian_build(brian_python, n, duration, workdir, method):
+def brian_build(brian_python, n, duration, workdir, method, delay="0"):
     cmd = [brian_python, str(HERE / "brian2_coba.py"), "--n", str(n),
-           "--duration", str(duration), "--workdir", workdir, "--method", method]
+           "--duration", str(duration), "--workdir", workdir, "--method", method,
+           "--delay", delay]
     out, _ = run_measured(cmd, stderr=subprocess.DEVNULL)
     return json.loads(out.strip().splitlines()[-1])
 
@@ -53,9 +54,10 @@ def brian_run(binary):
     return run_s, peak_mb
 
 
-def synbench_run(n, duration, strategy, backend, json_path):
+def synbench_run(n, duration, strategy, backend, json_path, delay="0"):
     cmd = [sys.executable, "-m", "synbench", "run", "--n", str(n), "--duration", str(duration),
-           "--strategy", strategy, "--backend", backend, "--no-progress", "--json", json_path]
+           "--strategy", strategy, "--backend", backend, "--no-progress", "--json", json_path,
+           "--delay", delay]
     _, peak_mb = run_measured(cmd)
     return json.loads(pathlib.Path(json_path).read_text()), peak_mb
 
@@ -71,6 +73,8 @@ def main():
                         default=os.environ.get("BRIAN_PYTHON", "/opt/brian_venv/bin/python"))
     parser.add_argument("--brian-method", default="exponential_euler",
                         help="Brian's state updater (see scripts/brian2_coba.py)")
+    parser.add_argument("--delay", default="0", metavar="MS|LOW:HIGH",
+                        help="the same delays on both sides: ms, or LOW:HIGH per synapse")
     parser.add_argument("--json", help="write every measurement here")
     args = parser.parse_args()
     if not pathlib.Path(args.brian_python).exists():
@@ -81,15 +85,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.n:
             built = brian_build(args.brian_python, n, args.duration, f"{tmp}/brian_{n}",
-                                args.brian_method)
+                                args.brian_method, args.delay)
             pairs = []
             for _ in range(args.repeats):
                 brian_s, brian_mb = brian_run(built["binary"])
                 ours, ours_mb = synbench_run(n, args.duration, args.strategy, args.backend,
-                                             f"{tmp}/synbench_{n}.json")
+                                             f"{tmp}/synbench_{n}.json", args.delay)
                 pairs.append({"brian_s": brian_s, "brian_peak_mb": brian_mb,
                               "synbench_s": ours["wall_s"], "synbench_peak_mb": ours_mb})
             record = {"n": n, "duration_ms": args.duration, "brian_method": args.brian_method,
+                      "delay": args.delay,
                       "strategy": args.strategy, "backend": args.backend,
                       "brian_rates_hz": built["rates_hz"], "synbench_rates_hz": ours["rates_hz"],
                       "brian_n_syn": built["n_syn"], "pairs": pairs,

@@ -302,3 +302,30 @@ def test_a_network_conductance_equals_the_event_list_of_its_own_raster(backend):
     want = reference_conductance(conn, spec.projections[0].weight, steps, train)
     assert train.sum() > 20
     np.testing.assert_allclose(result.traces["g:E2E"], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_mechanism_refuses_what_would_read_or_write_out_of_bounds(backend, mechanism):
+    conn = FixedProb(0.3, seed=3).build(23, 17)
+    other = FixedProb(0.3, seed=3).build(23, 17)
+    entry = registry.get("pre2syn" if mechanism != "input_ring" else "pre_slice", backend)
+    found = registry.delay_entry(entry.name, backend, mechanism)
+    slots = entry.synapse_slots(conn)
+    data = found.prepare(conn, 0.5, _delay_steps(conn, max_delay=4), slots, "float64")
+    longer = found.prepare(other, 0.5, _delay_steps(other, max_delay=9), slots, "float64")
+    state = np.zeros(conn.n_syn if entry.state == "synapse" else conn.n_post)
+    spikes = np.ones(conn.n_pre, bool)
+    with pytest.raises(SynbenchError, match="buffer does not belong to this data"):
+        found.deliver(data, state, found.init_buffer(longer), spikes, 0)
+    buffer = found.init_buffer(data)
+    with pytest.raises(SynbenchError, match="slots reach"):
+        found.deliver(data, state[:3], buffer, spikes, 0)
+    with pytest.raises(SynbenchError, match="bool spikes"):
+        found.deliver(data, state, buffer, spikes.astype(float), 0)
+    with pytest.raises(SynbenchError, match="spikes must have shape"):
+        found.deliver(data, state, buffer, spikes[:-1], 0)
+    with pytest.raises(SynbenchError, match="step must be an integer >= 0"):
+        found.deliver(data, state, buffer, spikes, -1)
+    state, buffer = found.deliver(data, state, buffer, spikes, 0)  # what it accepts
+    assert state.any()

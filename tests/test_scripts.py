@@ -4,6 +4,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 SCRIPTS = pathlib.Path(__file__).resolve().parents[1] / "scripts"
@@ -46,3 +47,25 @@ def test_summary_quotes_medians_of_the_pairs():
     line = vs_brian2.summary_line(record)
     assert "0.100 s" in line and "4.00x" in line
     assert "Brian 2 standalone (exponential_euler) 0.400 s" in line
+
+
+def test_the_brian_driver_sees_the_specs_delays():
+    """scripts/brian2_coba.py hands Brian every synapse's delay as the spec defines it
+    (the same network can run there): checked here without Brian, on its table."""
+    import brian2_coba
+
+    from synbench import coba
+
+    spec = coba(300, delay=(0.1, 5.0))
+    conns = spec.connectivity()
+    table = brian2_coba.synapse_table(spec, conns)
+    assert [name for name, *_ in table] == [p.name for p in spec.projections]
+    for (name, i, j, delay_ms), proj in zip(table, spec.projections, strict=True):
+        conn = conns[name]
+        assert i.size == j.size == delay_ms.size == conn.n_syn
+        assert np.array_equal(i - spec.group(proj.pre).start, conn.pre_ids)
+        steps = proj.delay_steps(conn, 0.1)
+        assert np.array_equal(np.rint(delay_ms / 0.1), steps)
+        assert delay_ms.min() == pytest.approx(0.1) and delay_ms.max() == pytest.approx(5.0)
+    (_, _, _, one), *_ = brian2_coba.synapse_table(coba(300, delay=1.5), conns)
+    assert one.ndim == 0 and one == pytest.approx(1.5)

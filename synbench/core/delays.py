@@ -12,9 +12,10 @@ How a delay is realised is a choice with its own cost, like the strategy. Three
 
 - ``spike_ring``: the last D = max_delay + 1 spike vectors of the pre group. With one
   delay d for every synapse the strategy's own kernel delivers the vector of step t - d
-  (every strategy, every backend); with one delay per synapse every synapse reads its pre
-  neuron's spike d_k steps back, every step: O(n_syn) per step whatever the rate, the
-  cost class of the strategies that are not event-driven;
+  (every strategy, every backend); with one delay per synapse each synapse of a pre
+  neuron that spiked within the last D steps reads its spike d_k steps back: each spike
+  is looked at again on every step it stays within reach, so the cost grows with the
+  rate times D (on JAX, which cannot skip, every synapse reads every step: O(n_syn));
 - ``input_ring``: D x n_post arriving input: a spike adds each synapse's weight into the
   slot of its arrival step at once (event-driven), each step adds the slot of now into the
   post state and clears it. Only for a state per post neuron;
@@ -53,9 +54,10 @@ class Mechanism:
 
 MECHANISMS = {m.name: m for m in (
     Mechanism("spike_ring", ("matrix", "synapse", "post"),
-              "The last max_delay + 1 pre spike vectors; every synapse reads its pre "
-              "neuron's spike d_k steps back, every step. Holds D x n_pre bools and one "
-              "delay per synapse; costs O(n_syn) per step whatever the rate or D."),
+              "The last max_delay + 1 pre spike vectors; each synapse of a pre neuron that "
+              "spiked within them reads its spike d_k steps back. Holds D x n_pre bools and "
+              "one delay per synapse; costs O(fan-out) per spike on each of the D steps it "
+              "stays within reach: it grows with the rate times D."),
     Mechanism("input_ring", ("post",),
               "Arriving input per post neuron, max_delay + 1 steps deep: a spike adds its "
               "synapses' weights into the slots of their arrival steps at once; each step "
@@ -81,10 +83,10 @@ def mechanism(name: str) -> Mechanism:
 
 
 def default_mechanism(strategy) -> str:
-    """The mechanism that keeps a strategy's cost class under per-synapse delays: events
-    into a post state ring up their input at once (``input_ring``), events into a state
-    per synapse or matrix element queue up (``spike_queue``), and a strategy that touches
-    every synapse every step reads its spikes from the past (``spike_ring``)."""
+    """The mechanism that matches a strategy's way of working under per-synapse delays:
+    events into a post state ring up their input at once (``input_ring``), events into a
+    state per synapse or matrix element queue up (``spike_queue``), and a strategy that
+    reads every synapse every step reads its spikes from the past (``spike_ring``)."""
     if not strategy.event_driven:
         return "spike_ring"
     return "input_ring" if strategy.state == "post" else "spike_queue"
@@ -106,6 +108,15 @@ def unsuited_reason(strategy, mechanism_name: str | None = None) -> str | None:
         return (f"{name} holds input per post neuron, but {strategy.name} keeps its state "
                 f"per {strategy.state}: use {' or '.join(m.name for m in fits)}")
     return None
+
+
+#: The shapes of each mechanism's buffer arrays, in the order the buffer holds them
+#: (``registry.check_delayed`` compares them; None: any size, a queue's capacity).
+BUFFER_SHAPES = {
+    "spike_ring": lambda data: [(data.depth, data.n_pre), (data.n_pre,)],
+    "input_ring": lambda data: [(data.depth, data.n_post)],
+    "spike_queue": lambda data: [(data.depth, None), (data.depth,)],
+}
 
 
 # --- delays as steps ------------------------------------------------------------------
@@ -233,7 +244,7 @@ def nbytes(mechanism_name: str, conn, depth: int, dtype) -> int:
     n_pre, n_post = conn.n_pre, conn.n_post
     per_synapse = 4 + index  # a delay and a target slot
     if mechanism_name == "spike_ring":
-        return depth * n_pre + conn.n_syn * (per_synapse + index)
+        return depth * n_pre + 8 * n_pre + conn.n_syn * per_synapse + 2 * n_pre * index
     if mechanism_name == "input_ring":
         return depth * n_post * itemsize + conn.n_syn * per_synapse + 2 * n_pre * index
     capacity = initial_queue_capacity(conn.n_syn)

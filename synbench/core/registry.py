@@ -454,10 +454,11 @@ class DelayEntry:
         return f"{self.mechanism}-{self.backend}"
 
 
-def check_delayed(data, state, buffer, spikes, step) -> None:
+def check_delayed(data, state, buffer, spikes, step, buffer_shapes=None) -> None:
     """The arguments of a delay mechanism's ``deliver``: bool spikes, one per pre neuron;
-    a state of the data's dtype with room for every synapse's slot; the buffer of this
-    data's depth; a step >= 0. O(1): shapes and dtypes only."""
+    a state of the data's dtype with room for every synapse's slot; the buffer this data's
+    ``init_buffer`` makes (its arrays' shapes, ``buffer_shapes(data)``, None for any
+    size); a step >= 0. O(1): shapes and dtypes only."""
     _check_array("spikes", spikes, (data.n_pre,), (np.dtype(bool),), "pre",
                  ": a delay mechanism records bool spikes")
     dtype = getattr(state, "dtype", None)
@@ -469,10 +470,13 @@ def check_delayed(data, state, buffer, spikes, step) -> None:
                             f"{data.n_slots}: pass the strategy's state for this connectivity")
     if not getattr(getattr(state, "flags", None), "writeable", True):
         raise SynbenchError("state is read-only; delivery updates it in place")
-    rows = {getattr(a, "shape", (None,))[0] for a in _buffer_arrays(buffer)}
-    if rows != {data.depth}:
-        raise SynbenchError(f"buffer does not belong to this data (depth {data.depth}): "
-                            "make it with init_buffer(data)")
+    given = [tuple(getattr(a, "shape", ())) for a in _buffer_arrays(buffer)]
+    wanted = buffer_shapes(data) if buffer_shapes is not None else None
+    if wanted is not None and (len(given) != len(wanted) or any(
+            len(g) != len(w) or any(x is not None and x != y for x, y in zip(w, g, strict=True))
+            for g, w in zip(given, wanted, strict=True))):
+        raise SynbenchError(f"buffer does not belong to this data (arrays of shapes {given}, "
+                            f"not {wanted}): make it with init_buffer(data)")
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
         if not hasattr(step, "aval"):  # a JAX tracer: known when the step runs
             raise SynbenchError(f"step must be an integer >= 0, not {step!r}")
@@ -490,10 +494,12 @@ _DELAYS: dict[tuple[str, str], DelayEntry] = {}
 
 
 def register_delays(mechanism: str, backend: str, *, prepare=None, init_buffer=None,
-                    deliver=None, unavailable: str | None = None) -> DelayEntry:
+                    deliver=None, unavailable: str | None = None,
+                    buffer_shapes=None) -> DelayEntry:
     """Register a backend's functions for delay ``mechanism`` (``core.delays.MECHANISMS``),
     or, with ``unavailable``, why the backend cannot express it. ``prepare``'s data must
-    carry n_pre, depth, dtype and n_slots (the largest slot + 1)."""
+    carry n_pre, depth, dtype and n_slots (the largest slot + 1); ``buffer_shapes(data)``
+    (``core.delays.BUFFER_SHAPES``) lets ``deliver`` refuse a buffer of other data."""
     from . import delays
 
     delays.mechanism(mechanism)
@@ -503,7 +509,7 @@ def register_delays(mechanism: str, backend: str, *, prepare=None, init_buffer=N
     if deliver is not None:
         @wraps(deliver)
         def checked(data, state, buffer, spikes, step):
-            check_delayed(data, state, buffer, spikes, step)
+            check_delayed(data, state, buffer, spikes, step, buffer_shapes)
             return deliver(data, state, buffer, spikes, step)
 
     entry = DelayEntry(mechanism, backend, prepare, init_buffer, checked, deliver, unavailable)
@@ -513,23 +519,27 @@ def register_delays(mechanism: str, backend: str, *, prepare=None, init_buffer=N
 
 def delay_entry(strategy: str, backend: str, mechanism: str | None = None) -> DelayEntry:
     """The functions that give strategy ``strategy`` per-synapse delays on ``backend``
-    with ``mechanism`` (None: the strategy's default), or a SynbenchError saying why not."""
+    with ``mechanism``, or a SynbenchError saying why not. None: the strategy's default
+    (``delays.default_mechanism``), or where the backend cannot express that one (a
+    queue that grows, on JAX), the first mechanism it has for the strategy's state."""
     from . import delays
 
     declared = strategies.strategy(strategy)
     why = delays.unsuited_reason(declared, mechanism)
     if why is not None:
         raise SynbenchError(why)
-    mechanism = mechanism or delays.default_mechanism(declared)
     BACKENDS[backend].load()
+    default = delays.default_mechanism(declared)
+    usable = [m for m in delays.MECHANISMS if declared.state in delays.MECHANISMS[m].state_kinds
+              and getattr(_DELAYS.get((m, backend)), "deliver", None) is not None]
+    if mechanism is None and default not in usable and usable:
+        return _DELAYS[usable[0], backend]
+    mechanism = mechanism or default
     found = _DELAYS.get((mechanism, backend))
     if found is None or found.unavailable:
         why = found.unavailable if found is not None else "not implemented"
-        fits = [m for m in delays.MECHANISMS if m != mechanism
-                and declared.state in delays.MECHANISMS[m].state_kinds
-                and getattr(_DELAYS.get((m, backend)), "deliver", None) is not None]
-        alt = (f"; use delay_mechanism={' or '.join(map(repr, fits))} (--delay-mechanism)"
-               if fits else "")
+        alt = (f"; use delay_mechanism={' or '.join(map(repr, usable))} (--delay-mechanism)"
+               if usable else "")
         raise SynbenchError(f"delay mechanism {mechanism} is unavailable on {backend}: {why}"
                             f"{alt}")
     return found

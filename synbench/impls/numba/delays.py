@@ -18,33 +18,44 @@ from ...core import delays, registry
 from . import SIZES, _weight_at, jit, sizes, spiking, weights
 
 DelayData = namedtuple("DelayData", SIZES + ("depth", "n_slots", "steps", "slots", "weight",
-                                             "pre_slice", "pre_ids"))
+                                             "pre_slice"))
 
 
 def prepare(conn, weight, steps, slots, dtype):
     """Per synapse (canonical order): its delay in steps, its slot in the state and its
-    weight; the pre_slice and pre ids that find a neuron's synapses."""
-    pre_slice, pre_ids = conn.require("pre_slice", "pre_ids")
+    weight; the pre_slice that finds a neuron's synapses."""
+    pre_slice = conn.require("pre_slice")
     slots = np.asarray(slots, np.int64)
     return DelayData(*sizes(conn, dtype), delays.ring_depth(steps),
                      int(slots.max()) + 1 if slots.size else 0, np.asarray(steps, np.int32), slots,
-                     weights(conn, weight, dtype), pre_slice, pre_ids)
+                     weights(conn, weight, dtype), pre_slice)
 
 
 def spike_ring_buffer(data):
-    return np.zeros((data.depth, data.n_pre), dtype=np.bool_)
+    """The last D spike vectors, and each pre neuron's last spike step (never: -D)."""
+    return (np.zeros((data.depth, data.n_pre), dtype=np.bool_),
+            np.full(data.n_pre, -data.depth, dtype=np.int64))
 
 
 @jit
-def spike_ring(data, state, ring, spikes, step):
-    """Every synapse reads its pre neuron's spike d_k steps back from a ring of the last
-    D spike vectors. Cost per step: O(n_syn) whatever the rate; holds D x n_pre bools."""
-    ring[step % data.depth, :] = spikes
+def spike_ring(data, state, buffer, spikes, step):
+    """Every synapse of a pre neuron that spiked within the last D steps reads its spike
+    d_k steps back from a ring of the last D spike vectors. Cost per step: O(n_pre) plus
+    O(fan-out) for each pre neuron still within reach of a spike (about rate x D steps of
+    spikes); holds D x n_pre bools."""
+    ring, last = buffer
+    now = step % data.depth
+    ring[now, :] = spikes
+    for i in spiking(spikes):
+        last[i] = step
     flat = state.reshape(-1)
-    for k in range(data.n_syn):
-        if ring[(step - data.steps[k]) % data.depth, data.pre_ids[k]]:
-            flat[data.slots[k]] += _weight_at(data.weight, k)
-    return state, ring
+    for i in range(data.n_pre):
+        if step - last[i] < data.depth:
+            for k in range(data.pre_slice[i, 0], data.pre_slice[i, 1]):
+                then = now - data.steps[k]
+                if ring[then + data.depth if then < 0 else then, i]:
+                    flat[data.slots[k]] += _weight_at(data.weight, k)
+    return state, buffer
 
 
 def input_ring_buffer(data):
@@ -111,4 +122,4 @@ for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),
                                  ("input_ring", input_ring, input_ring_buffer),
                                  ("spike_queue", spike_queue, spike_queue_buffer)):
     registry.register_delays(_name, "numba", prepare=prepare, init_buffer=_buffer,
-                             deliver=_deliver)
+                             deliver=_deliver, buffer_shapes=delays.BUFFER_SHAPES[_name])

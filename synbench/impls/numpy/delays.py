@@ -18,21 +18,22 @@ from ...core.registry import as_weight
 
 def prepare(conn, weight, steps, slots, dtype):
     """Per synapse (canonical order): its delay in steps, its slot in the state and its
-    weight; the pre_slice and pre ids that find a neuron's synapses."""
-    pre_slice, pre_ids = conn.require("pre_slice", "pre_ids")
+    weight; the pre_slice that finds a neuron's synapses."""
+    pre_slice = conn.require("pre_slice")
     return SimpleNamespace(
         n_pre=conn.n_pre, n_post=conn.n_post, n_syn=conn.n_syn, dtype=np.dtype(dtype),
         depth=delays.ring_depth(steps), steps=np.asarray(steps, np.int32), slots=slots,
         n_slots=int(slots.max()) + 1 if len(slots) else 0,
-        weight=as_weight(weight, conn.n_syn, dtype), pre_slice=pre_slice, pre_ids=pre_ids)
+        weight=as_weight(weight, conn.n_syn, dtype), pre_slice=pre_slice)
 
 
 def _synapses_of(data, spikes):
-    """The canonical indices of the synapses of every spiking pre neuron."""
+    """The canonical indices of the synapses of every spiking pre neuron, and the pre
+    neuron of each."""
     starts, ends = data.pre_slice[spikes].T
     counts = ends - starts
     first = np.repeat(starts - np.cumsum(counts) + counts, counts)
-    return first + np.arange(counts.sum())
+    return first + np.arange(counts.sum()), np.repeat(np.flatnonzero(spikes), counts)
 
 
 def _weights(data, k):
@@ -40,16 +41,23 @@ def _weights(data, k):
 
 
 def spike_ring_buffer(data):
-    return np.zeros((data.depth, data.n_pre), dtype=bool)
+    """The last D spike vectors, and each pre neuron's last spike step (never: -D)."""
+    return (np.zeros((data.depth, data.n_pre), dtype=bool),
+            np.full(data.n_pre, -data.depth, dtype=np.int64))
 
 
-def spike_ring(data, state, ring, spikes, step):
-    """Every synapse reads its pre neuron's spike d_k steps back from a ring of the last
-    D spike vectors. Cost per step: O(n_syn) whatever the rate; holds D x n_pre bools."""
+def spike_ring(data, state, buffer, spikes, step):
+    """Every synapse of a pre neuron that spiked within the last D steps reads its spike
+    d_k steps back from a ring of the last D spike vectors. Cost per step: O(n_pre) plus
+    O(fan-out) for each pre neuron still within reach of a spike (about rate x D steps of
+    spikes); holds D x n_pre bools."""
+    ring, last = buffer
     ring[step % data.depth] = spikes
-    arrived = np.flatnonzero(ring[(step - data.steps) % data.depth, data.pre_ids])
+    last[spikes] = step
+    k, pre = _synapses_of(data, step - last < data.depth)
+    arrived = k[ring[(step - data.steps[k]) % data.depth, pre]]
     np.add.at(state.reshape(-1), data.slots[arrived], _weights(data, arrived))
-    return state, ring
+    return state, buffer
 
 
 def input_ring_buffer(data):
@@ -60,7 +68,7 @@ def input_ring(data, state, ring, spikes, step):
     """Each spike adds its synapses' weights into the ring slot of their arrival step;
     then the slot of now goes into the post state and is cleared. Cost per step:
     O(fan-out) per spike plus O(n_post); holds D x n_post values."""
-    k = _synapses_of(data, spikes)
+    k, _ = _synapses_of(data, spikes)
     arrival = (step + data.steps[k]) % data.depth
     np.add.at(ring, (arrival, data.slots[k]), _weights(data, k))
     now = step % data.depth
@@ -81,7 +89,7 @@ def spike_queue(data, state, buffer, spikes, step):
     steps (a full bin doubles the queue's capacity: nothing is dropped); then the weights
     of the synapses in the bin of now are added into their states and the bin empties.
     Cost: O(1) per event; holds D x capacity indices."""
-    k = _synapses_of(data, spikes)
+    k, _ = _synapses_of(data, spikes)
     if k.size:
         arrival = (step + data.steps[k]) % data.depth
         order = np.argsort(arrival, kind="stable")
@@ -106,4 +114,4 @@ for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),
                                  ("input_ring", input_ring, input_ring_buffer),
                                  ("spike_queue", spike_queue, spike_queue_buffer)):
     registry.register_delays(_name, "numpy", prepare=prepare, init_buffer=_buffer,
-                             deliver=_deliver)
+                             deliver=_deliver, buffer_shapes=delays.BUFFER_SHAPES[_name])
