@@ -140,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counter-based", action="store_true",
                    help="with --p: draw each neuron's synapses from (seed, neuron) alone, so "
                         "that the procedural strategy is timed too")
+    p.add_argument("--delay", type=_delay, default=None, metavar="MS|LOW:HIGH",
+                   help="transmission delay of every synapse in ms (recorded: one delay "
+                        "changes no ranking), or LOW:HIGH for random per-synapse delays over "
+                        "the whole steps of [LOW, HIGH] (seed 0), timed through each "
+                        "strategy's delay mechanism (default: the delays a --conn file "
+                        "carries, else none)")
+    p.add_argument("--dt", type=float, default=0.1,
+                   help="ms: the step the delays are whole multiples of (default 0.1)")
     p.add_argument("--no-cache", action="store_true",
                    help="neither read nor write the cache of earlier results")
     return parser
@@ -149,7 +157,7 @@ def cmd_list(args) -> None:
     reasons = registry.available()
     every = [MODELS[name]() for name in MODELS]
     print(f"{'strategy':<16} {'backend':<8} {'state':<8} {'event':<6} {'exact for':<16} "
-          "needs / status")
+          f"{'delays':<12} needs / status")
     for entry in registry.entries(available_only=False):
         inexact = [model_name(m) for m in every if exactness(entry.state, m) is not None]
         if args.synapse in inexact:
@@ -159,14 +167,26 @@ def cmd_list(args) -> None:
         status = (needs if entry.is_available
                   else f"unavailable: {entry.unavailable or reasons[entry.backend]}")
         exact_for = "all but " + ", ".join(inexact) if inexact else "every model"
+        delays = _delay_mechanism(entry)
         print(f"{entry.name:<16} {entry.backend:<8} {entry.state:<8} "
-              f"{'yes' if entry.event_driven else 'no':<6} {exact_for:<16} {status}")
+              f"{'yes' if entry.event_driven else 'no':<6} {exact_for:<16} {delays:<12} "
+              f"{status}")
     for backend, reason in reasons.items():
         if reason is not None:
             print(f"{'*':<16} {backend:<8} unavailable: {reason}")
+    print("delays: how per-synapse delays are held (--delay LOW:HIGH; --delay-mechanism "
+          "chooses another); 'one only': one delay per projection")
     if args.synapse is not None:
         print(f"(only the strategies exact for {args.synapse} synapses; `synbench list` "
               "shows all)")
+
+
+def _delay_mechanism(entry) -> str:
+    """The mechanism that holds the entry's per-synapse delays, or 'one only'."""
+    try:
+        return registry.delay_entry(entry.name, entry.backend).mechanism
+    except SynbenchError:
+        return "one only"
 
 
 def cmd_run(args) -> None:
@@ -225,6 +245,7 @@ def _floats(text: str) -> list[float]:
 
 def cmd_autotune(args) -> None:
     from .core.connect import Connectivity, FixedProb
+    from .core.delays import UniformDelay
     from .fastest import fastest
 
     if args.conn is not None:
@@ -241,9 +262,10 @@ def cmd_autotune(args) -> None:
         n_post = args.n_pre if args.n_post is None else args.n_post
         conn = FixedProb(args.p, seed=0, counter_based=args.counter_based).build(args.n_pre,
                                                                                   n_post)
+    delay = UniformDelay(*args.delay, seed=0) if isinstance(args.delay, tuple) else args.delay
     result = fastest(conn, backend=args.backend, rate_hz=args.rate, dtype=args.dtype,
                      budget_s=args.budget, cache=not args.no_cache, synapse=args.synapse,
-                     log=lambda line: print(line, file=sys.stderr))
+                     log=lambda line: print(line, file=sys.stderr), delay=delay, dt=args.dt)
     print(result)
 
 

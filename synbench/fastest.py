@@ -38,8 +38,25 @@ How it times (DESIGN section 6 says figures are ratios measured in one run; this
   reported as skipped (a candidate begun before the deadline finishes its compilation,
   so a slow compile can overrun a little). An incomplete tuning is returned, not cached.
 
+Delays (DESIGN section 4c): no delay, or one delay for every synapse, times exactly as
+above: one delay shifts every event by the same number of steps, which changes no
+strategy's work per step, so it does not change which strategy is fastest (it is
+recorded in the result, not timed). Per-synapse delays (``delay=`` one per synapse, a
+``UniformDelay``, or the connectivity's own ``conn.delays``) change the work: then the
+candidates are the strategies that can hold them (not the AlignPre ones, nor those
+without per-synapse data; skipped with the reason), each through its default delay
+mechanism on the backend (``registry.delay_entry(strategy, backend)``: the strategy's
+``core.delays.default_mechanism``, or where the backend lacks it one it has for that
+state; a strategy with none is skipped with the reason). One timed step is
+``state = state * decay``, the mechanism's ``kernel`` (which records this step's spikes
+and adds what arrives now), then ``conductance``, the step counter advancing. The check
+before timing runs the mechanism for the longest delay + 3 steps (spikes at steps 0, 1
+and max_delay + 1, where the ring wraps) against
+:func:`synbench.core.reference.reference_delayed_conductances`, every step compared.
+``result.mechanism`` names the winner's mechanism and ``usage()`` shows the loop.
+
 Results are cached on disk, one JSON file per (machine, backend and library versions,
-connectivity signature, rates, dtype, weight kind, candidate set), in
+connectivity signature, rates, dtype, weight kind, candidate set, per-synapse delays), in
 ``$SYNBENCH_CACHE_DIR`` or else ``$XDG_CACHE_HOME/synbench`` or ``~/.cache/synbench``.
 The connectivity signature is (n_pre, n_post, n_syn, a BLAKE2 hash of the canonical
 ``pre_ids``/``post_ids``), so a changed connectivity misses. A cached winner is still
@@ -53,6 +70,7 @@ table), is ignored with a :class:`CacheWarning`, re-timed and overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -70,11 +88,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ._version import __version__
+from .core import delays as core_delays
 from .core import registry
 from .core.cache import cache_dir  # where results are cached (shared with Numba's)
 from .core.errors import SynbenchError
 from .core.reference import (
     check_reference_fits,
+    iter_delayed_conductances,
     mismatch,
     reference_conductances,
     reference_scales,
@@ -124,6 +144,12 @@ class FastestResult:
     ``order`` is None unless index arrays were sorted; then canonical synapse k is the
     user's synapse ``order[k]``, and ``a[order]`` puts any per-synapse array ``a`` of the
     user's into canonical order.
+
+    ``delay_steps`` is the delay as timed, in steps of ``dt`` ms: None or an int (one for
+    every synapse: not timed, it changes no ranking) or an int32 array (one per synapse,
+    canonical order); with per-synapse delays ``mechanism`` names the winner's delay
+    mechanism and ``mechanisms`` each timed strategy's (its default on the backend,
+    ``registry.delay_entry(strategy, backend)``), else None and {}.
     """
 
     entry: registry.Entry
@@ -141,6 +167,22 @@ class FastestResult:
     connectivity: object = field(default=None, repr=False, compare=False)
     weight: object = field(default=None, repr=False, compare=False)
     order: np.ndarray | None = field(default=None, repr=False, compare=False)
+    mechanism: str | None = None
+    mechanisms: dict = field(default_factory=dict, compare=False)
+    delay_steps: object = field(default=None, repr=False, compare=False)
+    dt: float = DT_MS
+
+    @property
+    def per_synapse_delays(self) -> bool:
+        """Whether per-synapse delays were timed (through ``mechanism``)."""
+        return self.mechanism is not None
+
+    def label(self, strategy: str | None = None) -> str:
+        """``strategy`` (default: the winner) as ranked: with per-synapse delays, its
+        mechanism too, e.g. ``pre_slice (input_ring)``."""
+        name = strategy or self.entry.name
+        mechanism = self.mechanism if name == self.entry.name else self.mechanisms.get(name)
+        return name if mechanism is None else f"{name} ({mechanism})"
 
     def ranking(self) -> list[tuple[str, float]]:
         """(strategy, score) fastest first; the score is the mean seconds per step over rates."""
@@ -152,8 +194,42 @@ class FastestResult:
         return {t.rate_hz: t.seconds_per_step for t in self.table if t.strategy == name}
 
     def usage(self) -> str:
-        """The line of Python that gets the winning kernel."""
-        return f"entry = synbench.registry.get({self.entry.name!r}, {self.backend!r})"
+        """The Python that gets the winning kernel: one line; with per-synapse delays,
+        the lines that prepare it with its delay mechanism and step it, reading
+        ``conn``, ``weight`` and ``steps`` (``best.connectivity``, ``best.weight``,
+        ``best.delay_steps``: canonical order), ``decay`` and ``spike_steps`` (bool
+        spikes of the pre neurons, one vector per step, on the backend)."""
+        get = f"entry = synbench.registry.get({self.entry.name!r}, {self.backend!r})"
+        if not self.per_synapse_delays:
+            return get
+        dtype = repr(self.dtype)
+        x64 = (["# float64 on JAX: run all of it under `with jax.enable_x64(True):`"]
+               if self.backend == "jax" and self.dtype == "float64" else [])
+        return "\n".join([
+            "# conn, weight, steps = best.connectivity, best.weight, best.delay_steps",
+            *x64,
+            get,
+            f"delayed = synbench.registry.delay_entry({self.entry.name!r}, {self.backend!r}, "
+            f"{self.mechanism!r})",
+            f"data = entry.prepare(conn, weight, {dtype})",
+            "delay_data = delayed.prepare(conn, weight, steps, entry.synapse_slots(conn), "
+            f"{dtype})",
+            "state, buffer = entry.init_state(data), delayed.init_buffer(delay_data)",
+            "for t, spikes in enumerate(spike_steps):",
+            "    state = state * decay",
+            "    state, buffer = delayed.deliver(delay_data, state, buffer, spikes, t)",
+            "    g = entry.conductance(data, state)",
+        ])
+
+    def _delay_text(self) -> str:
+        """The delays, for the title: '' without any."""
+        steps = self.delay_steps
+        if steps is None or (not np.ndim(steps) and not steps):
+            return ""
+        if not np.ndim(steps):
+            return f", one delay {steps * self.dt:g} ms"
+        low, high = (int(steps.min()), int(steps.max())) if np.size(steps) else (0, 0)
+        return f", per-synapse delays {low * self.dt:g}-{high * self.dt:g} ms"
 
     def __str__(self) -> str:
         sig = self.signature
@@ -165,9 +241,16 @@ class FastestResult:
         lines = [
             f"fastest {self.backend} kernel for {sig['n_pre']} -> {sig['n_post']} neurons, "
             f"{sig['n_syn']} synapses (density {density:.3g}), {self.dtype}, "
-            f"{sig['weight']} weight: {self.entry.name}",
+            f"{sig['weight']} weight{self._delay_text()}: {self.label()}",
             f"ranked by {self.criterion} (Poisson spikes, dt = {DT_MS:g} ms; {source})",
         ]
+        if self.per_synapse_delays:
+            lines.append("each strategy through its default delay mechanism (in brackets); "
+                         "a step is decay, the mechanism's delivery, the conductance")
+        elif self.delay_steps is not None and np.ndim(self.delay_steps) == 0 \
+                and self.delay_steps > 0:
+            lines.append(f"one delay of {self.delay_steps} steps for every synapse shifts "
+                         "every event alike and changes no ranking: timed without it")
         rates = self.rates_hz
         head = ["rank", "strategy", *(f"{r:g} Hz" for r in rates)]
         if len(rates) > 1:
@@ -178,7 +261,7 @@ class FastestResult:
         best = ranking[0][1] if ranking else math.nan
         for i, (name, score) in enumerate(ranking, 1):
             per = self.seconds_per_step(name)
-            row = [str(i), name, *(_fmt_time(per.get(r)) for r in rates)]
+            row = [str(i), self.label(name), *(_fmt_time(per.get(r)) for r in rates)]
             if len(rates) > 1:
                 row.append(_fmt_time(score))
             row.append(f"{score / best:.2f}x" if best > 0 else "")
@@ -194,7 +277,12 @@ class FastestResult:
             lines.append("your synapses were sorted into canonical (pre, post) order: prepare "
                          "with entry.prepare(best.connectivity, best.weight, dtype), and put "
                          "other per-synapse arrays a in that order with a[best.order]")
-        lines.append(f"use it: {self.usage()}")
+        usage = self.usage()
+        if "\n" in usage:
+            lines.append("use it:")
+            lines += [f"    {line}" for line in usage.splitlines()]
+        else:
+            lines.append(f"use it: {usage}")
         return "\n".join(lines)
 
 
@@ -215,6 +303,8 @@ def fastest(
     synapse=None,
     cache: bool = True,
     log=None,
+    delay=None,
+    dt: float = DT_MS,
 ) -> FastestResult:
     """Time the strategies of ``backend`` on ``conn`` and return the fastest correct one.
 
@@ -249,6 +339,17 @@ def fastest(
         Read and write the on-disk cache (default True).
     log : callable, optional
         Called with one line of text when timing starts (not on a cache hit).
+    delay : float, array, UniformDelay or None
+        Transmission delays in ms (DESIGN section 4c): one number for every synapse, one
+        per synapse (in the order of the weights: canonical for a Connectivity and a
+        sparse matrix, the given order for index arrays), ``UniformDelay(low, high)``, or
+        None (default): the connectivity's own ``conn.delays`` when it carries them, else
+        none. No delay or one number times exactly as without: one delay shifts every
+        event by the same number of steps, so it does not change which strategy is
+        fastest (it is recorded in ``result.delay_steps``). Per-synapse delays are timed
+        through each suited strategy's default delay mechanism (``result.mechanism``).
+    dt : float
+        The step in ms that the delays are whole multiples of (default 0.1).
 
     Returns
     -------
@@ -271,10 +372,16 @@ def fastest(
     conn, weight, order = _canonical_input(conn, weight, n_pre, n_post)
     module = registry.BACKENDS[backend].load()  # SynbenchError naming what to install
     weight = registry.as_weight(1.0 if weight is None else weight, conn.n_syn, np.float64)
-    used = dict(connectivity=conn, weight=weight, order=order)
+    dt = _check_dt(dt)
+    steps = _delay_steps(delay, conn, order, dt)
+    per_synapse = core_delays.per_synapse(steps)
+    used = dict(connectivity=conn, weight=weight, order=order, delay_steps=steps, dt=dt)
     candidates, skipped = _candidates(backend, strategies)
     candidates = _exact(candidates, skipped, synapse, strategies)
     candidates = _suited(candidates, skipped, conn, weight, strategies)
+    mechanisms = _delay_entries(candidates, skipped, backend) if per_synapse else None
+    if per_synapse:
+        candidates = [e for e in candidates if e.name in mechanisms]
     wanted = tuple(e.name for e in candidates) + tuple(sorted(skipped))
     signature = connectivity_signature(conn, weight)
     criterion = (f"seconds per step at {rates[0]:g} Hz" if len(rates) == 1 else
@@ -285,29 +392,37 @@ def fastest(
         "strategies": list(wanted) if strategies or synapse is not None else None,
         "libraries": _library_versions(backend, module),
     }
-    reference = _Reference(conn, weight, dtype)
+    if per_synapse:
+        key["delays"] = delays_signature(steps, dt)
+        reference = _DelayedReference(conn, weight, dtype, steps)
+    else:
+        reference = _Reference(conn, weight, dtype)
 
     if cache:
         cached = _load(key)
         if cached is not None:
             entry = registry.get(cached["winner"], backend)
-            problem = _check_steps(entry, module, conn, weight, dtype, reference)
+            problem = _check_cached(entry, module, conn, weight, dtype, reference)
             if problem is None:
                 return FastestResult(
                     entry=entry, table=[Timing(*row) for row in cached["table"]],
                     skipped=dict(cached["skipped"]), from_cache=True, backend=backend,
                     dtype=dtype, rates_hz=rates, criterion=criterion, signature=signature,
-                    budget_s=cached.get("budget_s"), **used)
+                    budget_s=cached.get("budget_s"), mechanism=cached.get("mechanism"),
+                    mechanisms=dict(cached.get("mechanisms") or {}), **used)
             warnings.warn(f"cached winner {entry.id} now disagrees with the reference "
                           f"({problem}); tuning again", CacheWarning, stacklevel=2)
 
     TIMINGS_RUN += 1
     if log is not None:
+        held = (f", per-synapse delays up to {core_delays.max_delay(steps)} steps"
+                if per_synapse else "")
         log(f"timing {len(candidates)} {backend} strategies on {conn.n_pre} -> {conn.n_post} "
-            f"neurons, {conn.n_syn} synapses, at {', '.join(f'{r:g}' for r in rates)} Hz "
-            f"(budget {budget_s:g} s)")
+            f"neurons, {conn.n_syn} synapses{held}, at {', '.join(f'{r:g}' for r in rates)} "
+            f"Hz (budget {budget_s:g} s)")
+    delayed = None if not per_synapse else _Delayed(steps, mechanisms)
     table, more_skipped, complete = _tune(candidates, module, conn, weight, dtype, rates,
-                                          reference, start + budget_s)
+                                          reference, start + budget_s, delayed)
     skipped.update(more_skipped)
     ranking = _rank(table, rates)
     if not ranking:
@@ -318,7 +433,10 @@ def fastest(
     result = FastestResult(
         entry=entry, table=table, skipped=skipped, from_cache=False, backend=backend,
         dtype=dtype, rates_hz=rates, criterion=criterion, signature=signature,
-        complete=complete, budget_s=budget_s, tuning_s=time.perf_counter() - start, **used)
+        complete=complete, budget_s=budget_s, tuning_s=time.perf_counter() - start,
+        mechanism=mechanisms[entry.name].mechanism if per_synapse else None,
+        mechanisms={t.strategy: mechanisms[t.strategy].mechanism for t in table}
+        if per_synapse else {}, **used)
     if cache and complete:
         _store(key, result)
     return result
@@ -397,7 +515,51 @@ def connectivity_signature(conn, weight) -> dict:
     }
 
 
+def delays_signature(steps, dt) -> dict:
+    """What identifies per-synapse delays in the cache: a BLAKE2 hash of the steps (int32,
+    canonical order), their longest, and dt."""
+    steps = np.ascontiguousarray(steps, dtype=np.int32)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(memoryview(steps).cast("B"))
+    return {"steps": h.hexdigest(), "max_steps": core_delays.max_delay(steps),
+            "dt_ms": float(dt)}
+
+
 # --- input checks ---
+
+
+def _check_dt(dt) -> float:
+    if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not (
+            math.isfinite(dt) and dt > 0):
+        raise SynbenchError(f"dt must be a positive number of ms, not {dt!r}")
+    return float(dt)
+
+
+def _delay_steps(delay, conn, order, dt):
+    """``delay`` in whole steps of ``dt``: None (no delay), an int (one for every synapse)
+    or an int32 array (one per synapse, canonical order). ``order`` sorts the delays of
+    index arrays as their weights; None takes the connectivity's own delays."""
+    what = "delay"
+    if delay is None:
+        if conn.delays is None:
+            return None
+        delay, what, order = conn.delays, "the connectivity's delays", None
+    if isinstance(delay, core_delays.UniformDelay):
+        return delay.steps(conn.n_syn, dt)
+    delay = core_delays.check_delay(delay, what)
+    if isinstance(delay, np.ndarray):
+        if delay.shape != (conn.n_syn,):
+            raise SynbenchError(f"{what} must be one number of ms or one per synapse "
+                                f"({conn.n_syn}), not {delay.shape[0]}")
+        if order is not None:
+            delay = delay[order]
+        elif what == "delay" and conn.order is not None:
+            raise SynbenchError(
+                "per-synapse delays are read in canonical (pre, post) order, but this "
+                "connectivity was built from ids in another order: pass them as "
+                "Connectivity(..., delays=d) (sorted with the ids), or give the ids as a "
+                "(pre_ids, post_ids) pair")
+    return core_delays.to_steps(delay, dt, what)
 
 
 def _size(name, value) -> int:
@@ -545,6 +707,30 @@ def _candidates(backend, strategies):
     return [e for e in found if e.is_available], skipped
 
 
+def _delay_entries(candidates, skipped, backend) -> dict:
+    """{strategy: DelayEntry} of its default delay mechanism on ``backend``
+    (``registry.delay_entry``), for the candidates that can hold per-synapse delays; the
+    others into ``skipped``."""
+    found = {}
+    for entry in candidates:
+        why = core_delays.unsuited_reason(entry.strategy)
+        if why is None:
+            try:
+                found[entry.name] = registry.delay_entry(entry.name, backend)
+            except SynbenchError as err:
+                why = str(err)
+        if why is not None:
+            skipped[entry.name] = why
+    return found
+
+
+class _Delayed(NamedTuple):
+    """Per-synapse delays being timed: the steps and each candidate's DelayEntry."""
+
+    steps: np.ndarray
+    mechanisms: dict
+
+
 class _Reference:
     """Two steps of ``synbench.core.reference`` from zero state: spikes, g and scale.
 
@@ -570,6 +756,98 @@ class _Reference:
         self.g = reference_conductances(conn, weight, self.spikes, self.decay)
         # The size of what was summed: tolerances relative to it judge mixed signs fairly.
         self.scale = reference_scales(conn, weight, self.spikes, self.decay)
+
+
+class _DelayedReference:
+    """The check of per-synapse delays: the longest delay + 3 steps, with spikes at steps
+    0, 1 and max_delay + 1 (where a ring of max_delay + 1 slots has wrapped) and none
+    between, so every delay value arrives and a wrapped slot is reused.
+
+    The expected g and scale of each step come from ``iter_delayed_conductances`` anew
+    for each candidate and are compared as they come: memory O(n_pre + n_post) whatever
+    the delays, not one conductance per step. Spike density as :class:`_Reference`'s,
+    halved (two spike steps' events can arrive in one step); float32's tolerance grows by
+    one rounding per step, of the decay's multiplications.
+    """
+
+    def __init__(self, conn, weight, dtype, steps):
+        check_reference_fits(conn, n_steps=8)
+        fan_in = int(np.bincount(conn.post_ids, minlength=1).max()) if conn.n_syn else 1
+        fraction = min(CHECK_SPIKE_FRACTION, CHECK_TERMS / fan_in) / 2
+        rng = np.random.default_rng(SEED + 2)
+        self.conn, self.weight, self.steps = conn, weight, steps
+        self.decay = np.dtype(dtype).type(math.exp(-DT_MS / TAU_MS))
+        depth = core_delays.ring_depth(steps)
+        quiet = np.zeros(conn.n_pre, dtype=bool)
+        self.spikes = [quiet] * (depth + 2)
+        for t in (0, 1, depth):
+            spikes = rng.random(conn.n_pre) < fraction
+            if conn.n_pre and not spikes.any():
+                spikes[rng.integers(conn.n_pre)] = True
+            self.spikes[t] = spikes
+        self.rtol = RTOL[dtype] + len(self.spikes) * float(np.finfo(dtype).eps)
+
+    def expected(self):
+        """(g, scale) of every step, in turn."""
+        args = (self.steps, self.spikes, self.decay)
+        return zip(iter_delayed_conductances(self.conn, self.weight, *args),
+                   iter_delayed_conductances(self.conn, np.abs(self.weight), *args),
+                   strict=True)
+
+
+def _precision(module, dtype):
+    """The backend's context that keeps ``dtype`` (JAX: x64 for float64) around the steps
+    written here (the decay of the state); nothing elsewhere."""
+    precision = getattr(module, "precision", None)
+    return precision(dtype) if precision is not None else contextlib.nullcontext()
+
+
+def _check_cached(entry, module, conn, weight, dtype, reference) -> str | None:
+    """As the check before timing, for a cached winner (with its delay mechanism)."""
+    if not isinstance(reference, _DelayedReference):
+        return _check_steps(entry, module, conn, weight, dtype, reference)
+    try:
+        mechanism = registry.delay_entry(entry.name, entry.backend)
+    except SynbenchError as err:
+        return str(err)
+    return _check_delayed(entry, mechanism, module, conn, weight, dtype, reference)
+
+
+def _check_delayed(entry, mechanism, module, conn, weight, dtype, reference, data=None,
+                   delay_data=None) -> str | None:
+    """None when ``entry`` with delay ``mechanism`` matches the delayed reference at every
+    step of its check, else why not. Runs the mechanism's ``kernel``, what is timed."""
+    on_backend = {}
+    expected = reference.expected()
+    try:
+        if data is None:
+            data = entry.prepare(conn, _weight_in(weight, dtype), dtype)
+        if delay_data is None:
+            delay_data = mechanism.prepare(conn, _weight_in(weight, dtype), reference.steps,
+                                           entry.synapse_slots(conn), dtype)
+        state, buffer = entry.init_state(data), mechanism.init_buffer(delay_data)
+    except Exception as err:  # a kernel that cannot run is excluded, not fatal
+        return f"failed to prepare its check: {type(err).__name__}: {err}"
+    for t, spikes in enumerate(reference.spikes):
+        try:
+            if id(spikes) not in on_backend:
+                on_backend[id(spikes)] = module.asarray(spikes)
+            with _precision(module, dtype):
+                state = state * reference.decay
+                state, buffer = mechanism.kernel(delay_data, state, buffer,
+                                                 on_backend[id(spikes)], t)
+                g = entry.conductance(data, state)
+            g = np.array(module.to_numpy(g), dtype=np.float64)
+        except Exception as err:
+            return f"failed on check step {t}: {type(err).__name__}: {err}"
+        want, scale = next(expected)
+        if g.shape != (conn.n_post,):
+            return f"conductance has shape {g.shape}, expected ({conn.n_post},)"
+        problem = mismatch(g, want, scale, reference.rtol)
+        if problem is not None:
+            return (f"disagrees with the reference (scipy.sparse, float64, per-synapse "
+                    f"delays) through {mechanism.mechanism} at step {t}, {problem}")
+    return None
 
 
 def _check_steps(entry, module, conn, weight, dtype, reference, data=None) -> str | None:
@@ -606,10 +884,15 @@ def _weight_in(weight, dtype):
 # --- the tuning ---
 
 
-def _work_estimate(entry, conn, rates) -> float:
-    """A rough count of memory touches per step: the order in which candidates are tried."""
+def _work_estimate(entry, conn, rates, mechanism=None) -> float:
+    """A rough count of memory touches per step: the order in which candidates are tried
+    (with per-synapse delays, the delivery is ``mechanism``'s)."""
     p = float(np.mean(rates)) * DT_MS / 1000.0
     events = p * conn.n_syn
+    if mechanism is not None:
+        per_state = math.prod(registry.strategies.state_shape(entry.state, conn))
+        delivery = {"spike_ring": conn.n_syn, "input_ring": events + conn.n_post}
+        return 2.0 * per_state + delivery.get(mechanism, 2.0 * events)
     if entry.dense:
         return conn.n_pre * conn.n_post * (1.0 if entry.event_driven else 2.0)
     if entry.state == "synapse":
@@ -617,9 +900,11 @@ def _work_estimate(entry, conn, rates) -> float:
     return conn.n_post + (events if entry.event_driven else conn.n_syn)
 
 
-def _fits(entry, module, conn, dtype) -> str | None:
+def _fits(entry, module, conn, dtype, mechanism=None, depth=1) -> str | None:
     try:
         needed = entry.nbytes(conn, dtype)
+        if mechanism is not None:
+            needed += core_delays.nbytes(mechanism, conn, depth, dtype)
         free = module.free_memory()
     except Exception as err:
         return f"cannot estimate its memory: {err}"
@@ -640,19 +925,28 @@ def _pool_steps(n_pre) -> int:
     return int(np.clip(20_000_000 // max(n_pre, 1), 8, 100))
 
 
-def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
+def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline, delayed=None):
+    """Check and time ``candidates``; ``delayed`` (a :class:`_Delayed`): through their
+    delay mechanisms, per-synapse delays."""
     table: list[Timing] = []
     skipped: dict[str, str] = {}
     sync = module.synchronize
     decay = np.dtype(dtype).type(math.exp(-DT_MS / TAU_MS))
+
+    def mechanism_of(entry):
+        return None if delayed is None else delayed.mechanisms[entry.name]
+
+    depth = 1 if delayed is None else core_delays.ring_depth(delayed.steps)
     order = []
     for entry in candidates:  # memory first, for all: a reason that no budget changes
-        reason = _fits(entry, module, conn, dtype)
+        mechanism = getattr(mechanism_of(entry), "mechanism", None)
+        reason = _fits(entry, module, conn, dtype, mechanism, depth)
         if reason is None:
             order.append(entry)
         else:
             skipped[entry.name] = reason
-    order.sort(key=lambda e: _work_estimate(e, conn, rates))
+    order.sort(key=lambda e: _work_estimate(e, conn, rates,
+                                            getattr(mechanism_of(e), "mechanism", None)))
     pool_steps = _pool_steps(conn.n_pre)
     pools: dict[float, list] = {}
     best: dict[float, float] = {}
@@ -666,12 +960,21 @@ def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
             complete = False
             break
         t0 = time.perf_counter()
+        mechanism = mechanism_of(entry)
+        delay_data = clock = None
         try:
             data = entry.prepare(conn, _weight_in(weight, dtype), dtype)
+            if mechanism is not None:
+                delay_data = mechanism.prepare(conn, _weight_in(weight, dtype), delayed.steps,
+                                               entry.synapse_slots(conn), dtype)
         except Exception as err:
             skipped[entry.name] = f"prepare failed: {type(err).__name__}: {err}"
             continue
-        problem = _check_steps(entry, module, conn, weight, dtype, reference, data)
+        if mechanism is None:
+            problem = _check_steps(entry, module, conn, weight, dtype, reference, data)
+        else:
+            problem = _check_delayed(entry, mechanism, module, conn, weight, dtype, reference,
+                                     data, delay_data)
         if problem is not None:
             skipped[entry.name] = problem
             continue
@@ -679,7 +982,15 @@ def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
             state = entry.init_state(data)
             # Warm-up: the first call compiles (Numba, JAX); never timed.
             zero = module.asarray(np.zeros(conn.n_pre, dtype=bool))
-            state = entry.step(data, state, zero, decay)
+            if mechanism is None:
+                state = entry.step(data, state, zero, decay)
+            else:  # the mechanism's kernel, its delay data and buffer, the next step
+                buffer = mechanism.init_buffer(delay_data)
+                with _precision(module, dtype):
+                    state = state * decay
+                    state, buffer = mechanism.kernel(delay_data, state, buffer, zero, 0)
+                clock = [mechanism.kernel, delay_data, buffer, 1,
+                         functools.partial(_precision, module, dtype)]
             sync(entry.conductance(data, state))
         except Exception as err:
             skipped[entry.name] = f"failed: {type(err).__name__}: {err}"
@@ -695,13 +1006,13 @@ def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
                 reserve = left * float(np.mean(setup_times))
                 allowance = 0.9 * max(0.0, (deadline - time.perf_counter() - reserve) / slots)
                 seconds, state = _measure(entry, data, state, pools[rate], decay, sync,
-                                          allowance, best.get(rate))
+                                          allowance, best.get(rate), clock)
                 rows.append(Timing(entry.name, rate, seconds))
         except Exception as err:  # e.g. out of device memory mid-run: excluded, reported
             skipped[entry.name] = f"failed while timed: {type(err).__name__}: {err}"
             continue
         finally:
-            del data, state
+            del data, state, delay_data, clock
         table += rows
         for row in rows:
             best[row.rate_hz] = min(best.get(row.rate_hz, math.inf), row.seconds_per_step)
@@ -709,8 +1020,13 @@ def _tune(candidates, module, conn, weight, dtype, rates, reference, deadline):
     return table, skipped, complete
 
 
-def _measure(entry, data, state, pool, decay, sync, allowance, best):
-    """Seconds per step: the fastest of up to REPEATS equal batches within ``allowance``."""
+def _measure(entry, data, state, pool, decay, sync, allowance, best, delayed=None):
+    """Seconds per step: the fastest of up to REPEATS equal batches within ``allowance``.
+
+    ``delayed``: [kernel, delay data, buffer, next step, precision context maker] of a delay
+    mechanism (updated in place), whose kernel delivers after the decay instead of
+    ``entry.step``.
+    """
     step, conductance = entry.step, entry.conductance
     n_pool = len(pool)
 
@@ -718,9 +1034,19 @@ def _measure(entry, data, state, pool, decay, sync, allowance, best):
         nonlocal state
         t = time.perf_counter()
         g = None
-        for k in range(n):
-            state = step(data, state, pool[k % n_pool], decay)
-            g = conductance(data, state)
+        if delayed is None:
+            for k in range(n):
+                state = step(data, state, pool[k % n_pool], decay)
+                g = conductance(data, state)
+        else:
+            kernel, delay_data, buffer, clock, precision = delayed
+            with precision():
+                for k in range(n):
+                    state = state * decay
+                    state, buffer = kernel(delay_data, state, buffer, pool[k % n_pool], clock)
+                    clock += 1
+                    g = conductance(data, state)
+            delayed[2], delayed[3] = buffer, clock
         sync(g)
         return time.perf_counter() - t
 
@@ -855,6 +1181,13 @@ def _malformed(record) -> str | None:
     budget = record.get("budget_s")
     if budget is not None and not (_finite_number(budget) and budget > 0):
         return f"bad budget_s {budget!r}"
+    mechanism = record.get("mechanism")
+    if mechanism is not None and not isinstance(mechanism, str):
+        return f"bad mechanism {mechanism!r}"
+    mechanisms = record.get("mechanisms") or {}
+    if not (isinstance(mechanisms, dict) and all(
+            isinstance(v, str) and v in core_delays.MECHANISMS for v in mechanisms.values())):
+        return f"bad mechanisms {mechanisms!r}"
     return None
 
 
@@ -886,6 +1219,25 @@ def _wrong_values(record, key) -> str | None:
         registry.get(record["winner"], backend)
     except SynbenchError as err:
         return f"its winner cannot run here ({err})"
+    return _wrong_mechanisms(record, key)
+
+
+def _wrong_mechanisms(record, key) -> str | None:
+    """None when the record's delay mechanisms are those ``fastest`` times with here: for
+    per-synapse delays, each strategy's ``registry.delay_entry``; else none."""
+    mechanisms = record.get("mechanisms") or {}
+    if "delays" not in key:
+        if record.get("mechanism") is not None or mechanisms:
+            return "it names delay mechanisms, but no per-synapse delays were timed"
+        return None
+    for name in {record["winner"], *(row[0] for row in record["table"])}:
+        try:
+            expected = registry.delay_entry(name, key["backend"]).mechanism
+        except SynbenchError as err:
+            return f"{name} cannot hold these delays here ({err})"
+        given = record.get("mechanism") if name == record["winner"] else mechanisms.get(name)
+        if given != expected or mechanisms.get(name) != expected:
+            return f"it times {name} through {given!r}, not {expected!r}"
     return None
 
 
@@ -908,7 +1260,8 @@ def _store(key, result: FastestResult) -> None:
     record = {
         "format": CACHE_FORMAT, "synbench_version": __version__,
         "kernel_api_version": registry.KERNEL_API_VERSION, "machine": _machine(),
-        "key": key, "winner": result.entry.name,
+        "key": key, "winner": result.entry.name, "mechanism": result.mechanism,
+        "mechanisms": result.mechanisms,
         "table": [list(t) for t in result.table], "skipped": result.skipped,
         "budget_s": result.budget_s, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }

@@ -15,7 +15,7 @@ How a delay is realised is a choice with its own cost, like the strategy. Three
   (every strategy, every backend); with one delay per synapse each synapse of a pre
   neuron that spiked within the last D steps reads its spike d_k steps back: each spike
   is looked at again on every step it stays within reach, so the cost grows with the
-  rate times D (on JAX, which cannot skip, every synapse reads every step: O(n_syn));
+  rate times D (on JAX and CuPy every synapse reads every step, in parallel: O(n_syn));
 - ``input_ring``: D x n_post arriving input: a spike adds each synapse's weight into the
   slot of its arrival step at once (event-driven), each step adds the slot of now into the
   post state and clears it. Only for a state per post neuron;

@@ -6,6 +6,12 @@ spikes once for all event-driven kernels and the spike monitor, and fuses projec
 that share their pre group and synapse type (:func:`fuse_projections`). What it needs
 from a strategy comes from its registration: ``entry.step`` and ``entry.conductance``,
 and for an event-driven one the block adder ``entry.extras["add_events"]``.
+
+Delays (DESIGN section 4c, a ``DelayPlan`` from ``synbench.run``): one delay d per
+projection reads the spikes of step t - d from a ring of the network's last D steps
+(bits and compacted ids, carried through the scan), which the strategy's own kernels
+deliver; per-synapse delays go through the plan's mechanism
+(``synbench.impls.jax.delays``), its ring carried through the scan too.
 """
 
 from __future__ import annotations
@@ -63,22 +69,39 @@ class _Projection:
     conn: object
     weight: object
     g_init: np.ndarray | None
+    # The delay in steps: None (none), an int (every synapse) or an int32 array (one per
+    # synapse, canonical order: the plan's mechanism delivers it).
+    delay: object = None
 
     @property
     def name(self) -> str:
         return "+".join(name for name, _, _ in self.parts)
 
 
-def _projections(spec, conns) -> list[_Projection]:
+def _projections(spec, conns, plan=None) -> list[_Projection]:
     out = []
     for p in spec.projections:
+        delay = None if plan is None else plan.steps[p.name]
         g_init = spec.initial_g.get(p.name)
         post = spec.group(p.post)
         pre = spec.group(p.pre)
         out.append(_Projection(((p.name, 0, post.size),), pre.slice, pre.source, p.synapse,
                                (_Channel(post.slice, 0, p.output),), conns[p.name],
-                               p.weight, None if g_init is None else np.asarray(g_init)))
+                               p.weight, None if g_init is None else np.asarray(g_init),
+                               delay))
     return out
+
+
+def _per_synapse(delay) -> bool:
+    return delay is not None and np.ndim(delay) == 1
+
+
+def _delays_fuse(a: _Projection, b: _Projection) -> bool:
+    """Whether two projections' delays allow one kernel call: none, the same one delay
+    (one ring of pre spikes), or per-synapse delays (merged, synapse by synapse)."""
+    if _per_synapse(a.delay) or _per_synapse(b.delay):
+        return _per_synapse(a.delay) and _per_synapse(b.delay)
+    return a.delay == b.delay
 
 
 def _merge(group: list[_Projection], targets: list[int]) -> _Projection:
@@ -115,17 +138,22 @@ def _merge(group: list[_Projection], targets: list[int]) -> _Projection:
                                         c.output)
             else:
                 channels.append(_Channel(c.post, t + c.start, c.output))
-    conn = Connectivity(pre.stop - pre.start, size, pre_ids, post_ids)
-    conn, weight = conn.canonical(weight)
+    joined = Connectivity(pre.stop - pre.start, size, pre_ids, post_ids)
+    conn, weight = joined.canonical(weight)
+    delay = group[0].delay  # fused only where every member has it (``_delays_fuse``)
+    if _per_synapse(delay):  # one per synapse: in the order of the merged ids, sorted alike
+        delay = np.concatenate([q.delay for q in group]).astype(np.int32)
+        if joined.order is not None:
+            delay = delay[joined.order]
     return _Projection(parts, pre, group[0].from_source, group[0].synapse, tuple(channels),
-                       conn, weight, g_init)
+                       conn, weight, g_init, delay)
 
 
 def fuse_projections(projections: list[_Projection], n: int) -> list[_Projection]:
     """Merge projections so that each step makes fewer, larger kernel calls.
 
-    Projections sharing pre group, synapse model and output onto adjacent post groups
-    become one:
+    Projections sharing pre group, synapse model, output and delay (none, the same one
+    delay, or per-synapse delays, merged) onto adjacent post groups become one:
     COBA's E2E and E2I one projection from E onto every neuron, I2E and I2I one from I.
     Every post neuron still receives exactly the events it did, in the same order, and
     its I_syn adds its conductances in the spec's order (checked; otherwise nothing is
@@ -138,7 +166,7 @@ def fuse_projections(projections: list[_Projection], n: int) -> list[_Projection
         for group in groups:
             first, last = group[0], group[-1]
             if (first.pre == p.pre and first.from_source == p.from_source
-                    and first.synapse == p.synapse
+                    and first.synapse == p.synapse and _delays_fuse(first, p)
                     and first.channels[0].output == p.channels[0].output
                     and p.channels[0].post.start == last.channels[-1].post.stop):
                 group.append(p)
@@ -184,6 +212,15 @@ class Simulation:
     (default) projections sharing pre group, tau and E_rev run as one kernel call
     (:func:`fuse_projections`); ``max_spikes`` sets the kernels' compaction bound.
 
+    ``delays`` (a ``core.delays.DelayPlan``, or None): with one delay per projection
+    (``mechanism`` None), the carry holds the network's spikes of the last D steps (D the
+    longest delay + 1: bits, compacted ids and count, and the spike sources' bits), and
+    a projection of delay d hands its kernel those of step t - d, through the same
+    event-driven path as undelayed spikes. With per-synapse delays, each projection's
+    state advances, then the mechanism's ``deliver`` adds what arrives now; its ring is
+    in the carry. A mechanism whose ``deliver`` has ``add_events`` and ``arrive``
+    (``input_ring``) is fed the spike ids compacted once for the whole network.
+
     ``unroll`` steps share one loop iteration. XLA copies the loop-carried V and
     last-spike arrays once per iteration (the neuron update reads both to write each),
     which at n = 64000 costs more than the update itself; two steps per iteration
@@ -194,8 +231,8 @@ class Simulation:
     ``exp``, so float64 results agree with NumPy to within a few ulp, not bit for bit.
     """
 
-    def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, *, max_spikes=None,
-                 monitor_width=None, fuse=True, unroll=2):
+    def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, delays=None, *,
+                 max_spikes=None, monitor_width=None, fuse=True, unroll=2):
         self.dtype = np.dtype(dtype)
         self.entry, self.n, self.chunk_steps = entry, spec.n, int(chunk_steps)
         self.unroll = unroll
@@ -203,7 +240,12 @@ class Simulation:
         # An event-driven strategy's block adder; None: the kernel takes the bool spikes.
         self.add = entry.extras.get("add_events") if entry is not None else None
         kw = {} if max_spikes is None else {"max_spikes": max_spikes}
-        projections = _projections(spec, conns) if entry is not None else []
+        if entry is None:
+            delays = None
+        self.delays = delays
+        # Per-synapse delays: the mechanism's functions on JAX (registry.DelayEntry).
+        mechanism = None if delays is None or delays.mechanism is None else delays.entry
+        projections = _projections(spec, conns, delays) if entry is not None else []
         # Fusing joins connectivities, which a strategy holding one kind of connectivity
         # only (all2all, one2one, procedural) would refuse.
         if fuse and entry is not None and not entry.strategy.connectivity:
@@ -211,6 +253,7 @@ class Simulation:
         with precision(self.dtype):
             self.model = neuron_model(spec, dt, jnp)
             datas, states, g_inits, weights = [], [], [], []
+            delay_datas, buffers = [], []
             for p in projections:
                 w = (entry.weights_as_state(p.conn, p.weight, self.dtype, **kw)
                      if weights_at_output(entry.state, p.synapse) else None)
@@ -220,6 +263,21 @@ class Simulation:
                 states.append(tuple(entry.init_state(data) for _ in p.synapse.variables))
                 g_inits.append(None if p.g_init is None else
                                jnp.asarray(np.asarray(p.g_init, self.dtype)))
+                if mechanism is not None:
+                    delay_data = mechanism.prepare(p.conn, p.weight if w is None else 1.0,
+                                                   p.delay, entry.synapse_slots(p.conn),
+                                                   self.dtype, **kw)
+                    delay_datas.append(delay_data)
+                    buffers.append(mechanism.init_buffer(delay_data))
+                else:
+                    delay_datas.append(None)
+                    buffers.append(None)
+            # Unchecked where the registry keeps it apart (the runner built its inputs).
+            self.deliver_delayed = None if mechanism is None else (
+                getattr(mechanism, "kernel", None) or mechanism.deliver)
+            # One delay per projection: the network's spikes of the last D steps.
+            lags = [p.delay for p in projections if not _per_synapse(p.delay) and p.delay]
+            self.depth = max(lags) + 1 if lags else 0
             self.projections = tuple(projections)
             # None: the state times one factor, in the strategy's own step.
             self.advances = tuple(None if p.synapse.single_decay else
@@ -227,7 +285,8 @@ class Simulation:
             factors = tuple(tuple(self.dtype.type(f) for f in p.synapse.factors(dt, spec.method))
                             for p in projections)
             # Device inputs of every chunk (arguments, not constants baked into the code).
-            self.inputs = (tuple(datas), jax.device_put(factors), tuple(weights))
+            self.inputs = (tuple(datas), jax.device_put(factors), tuple(weights),
+                           tuple(delay_datas))
             jumps = any(p.synapse.voltage_jump for p in projections)
             self.carry = {
                 "vars": {k: jnp.asarray(np.asarray(v, self.dtype))
@@ -239,6 +298,14 @@ class Simulation:
                 "g": tuple(states),
                 "g_init": tuple(g_inits),
                 "step": jnp.zeros((), jnp.int32),
+                # Per-synapse delays: each projection's ring (None: no delays).
+                "delayed": tuple(buffers),
+                "history": None if not self.depth else {
+                    "spiked": jnp.zeros((self.depth, spec.n), dtype=bool),
+                    "ids": jnp.full((self.depth, self.width), spec.n, dtype=jnp.int32),
+                    "count": jnp.zeros(self.depth, dtype=jnp.int32),
+                    "sources": jnp.zeros((self.depth, spec.n_sources), dtype=bool),
+                },
             }
         self.step_index, self.spec, self.dt = 0, spec, dt
         self._chunk = jax.jit(self._run_chunk, donate_argnums=(1,))
@@ -257,37 +324,63 @@ class Simulation:
         state[i] = self._deliver(p, data, state[i], *spikes)
         return tuple(state)
 
+    def _delayed_synapses(self, p, advance, factors, delay_data, state, buffer, spikes, t):
+        """Section 4b with per-synapse delays (4c): the state advances, then the delay
+        mechanism records this step's spikes and adds what arrives at step ``t``."""
+        if advance is None:
+            state = [decayed(state[0], factors[0])]
+        else:
+            state = list(advance(state, factors))
+        i = p.synapse.input_index
+        deliver = self.deliver_delayed
+        add = getattr(deliver, "add_events", None)
+        if add is None:  # the mechanism takes the bool spikes
+            spiked, _, _, source_spikes = spikes
+            pre_spikes = (source_spikes if p.from_source else spiked)[p.pre]
+            state[i], buffer = deliver(delay_data, state[i], buffer, pre_spikes, t)
+        else:  # fed the network's compacted spike ids, then what arrives now
+            buffer = self._each_event(p, functools.partial(add, delay_data, t),
+                                      delay_data.max_spikes, buffer, *spikes)
+            state[i], buffer = deliver.arrive(delay_data, state[i], buffer, t)
+        return tuple(state), buffer
+
     def _deliver(self, p, data, state, spiked, ids, count, source_spikes, decay=None):
         """``state`` (times ``decay``, if given) plus this step's events of one projection,
         from the network's compacted spike ids (or the spike sources' spikes)."""
         entry = self.entry
-        pre_spikes = (source_spikes if p.from_source else spiked)[p.pre]
         if self.add is None:  # not event-driven: the kernel takes the bool spikes
+            pre_spikes = (source_spikes if p.from_source else spiked)[p.pre]
             if decay is None:
                 return entry.deliver(data, state, pre_spikes)
             return entry.step(data, state, pre_spikes, decay)
         g = state if decay is None else decayed(state, decay)
+        return self._each_event(p, functools.partial(self.add, data), data.max_spikes, g,
+                                spiked, ids, count, source_spikes)
+
+    def _each_event(self, p, add, max_spikes, g, spiked, ids, count, source_spikes):
+        """``g = add(g, block)`` over blocks of the local ids of projection ``p``'s spiking
+        pre neurons (padded with n_pre): from the network's compacted ``ids`` (or the
+        spike sources' spikes); ``max_spikes`` sets the block sizes."""
+        pre_spikes = (source_spikes if p.from_source else spiked)[p.pre]
+        n_pre = p.pre.stop - p.pre.start
         if p.from_source:  # the kernel compacts the sources' spikes itself
-            return for_each_spike_block(pre_spikes, data.max_spikes,
-                                        functools.partial(self.add, data), g)
-        sizes, start, stop = block_sizes(data.max_spikes), p.pre.start, p.pre.stop
+            return for_each_spike_block(pre_spikes, max_spikes, add, g)
+        sizes, start, stop = block_sizes(max_spikes), p.pre.start, p.pre.stop
         padded = jnp.concatenate([ids, jnp.full(sizes[0], self.n, jnp.int32)])
         first = jnp.count_nonzero(ids < start).astype(jnp.int32)
         in_group = jnp.count_nonzero(ids < stop).astype(jnp.int32) - first
 
         def take(done, size):  # the group's spikes done .. done + size - 1, local ids
             block = lax.dynamic_slice(padded, (first + done,), (size,)) - start
-            return jnp.where(lax.iota(jnp.int32, size) + done < in_group, block, data.n_pre)
+            return jnp.where(lax.iota(jnp.int32, size) + done < in_group, block, n_pre)
 
         # No lax.cond (it may copy the state): both loops run on g in place, and the
         # second, the kernel's own compaction of the group's spikes, only when this
         # step's spikes overflowed the network's id buffer.
         overflow = count > self.width
-        g = in_blocks(functools.partial(self.add, data), g, take,
-                      jnp.where(overflow, 0, in_group), sizes)
-        return for_each_spike_block(spiked[p.pre], data.max_spikes,
-                                    functools.partial(self.add, data), g,
-                                    first=jnp.where(overflow, 0, data.n_pre))
+        g = in_blocks(add, g, take, jnp.where(overflow, 0, in_group), sizes)
+        return for_each_spike_block(pre_spikes, max_spikes, add, g,
+                                    first=jnp.where(overflow, 0, n_pre))
 
     def _conductance(self, p, data, weights, state, g_init, variable=None):
         """The (n_post,) conductance of a projection's state (weighed where the synapse
@@ -304,20 +397,35 @@ class Simulation:
     def _step(self, inputs, carry, source_spikes):
         """One step of DESIGN section 3 as a pure function of the carry (and of this
         step's spike sources' spikes)."""
-        datas, factors, weights = inputs
+        datas, factors, weights, delay_datas = inputs
+        t = carry["step"]
         vars_, last_spike, spiked = self.model.step(
-            carry["vars"], carry["i_syn"], carry["last_spike"], carry["step"], carry["jump"])
+            carry["vars"], carry["i_syn"], carry["last_spike"], t, carry["jump"])
         words = pack_words(spiked)
         ids, count = compact_words(words, self.n, self.width)
+        now = (spiked, ids, count, source_spikes)
+        history = carry["history"]
+        if history is not None:  # this step's spikes into the ring of the last D steps
+            history = {key: history[key].at[t % self.depth].set(value)
+                       for key, value in zip(("spiked", "ids", "count", "sources"), now,
+                                             strict=True)}
         v = vars_["v"]
         i_syn = jnp.zeros_like(carry["i_syn"])
         jump = None if carry["jump"] is None else jnp.zeros_like(carry["jump"])
-        states, g_inits = [], []
-        for p, advance, factor, data, w, state, g_init in zip(
+        states, g_inits, buffers = [], [], []
+        for p, advance, factor, data, w, state, g_init, delay_data, buffer in zip(
                 self.projections, self.advances, factors, datas, weights, carry["g"],
-                carry["g_init"], strict=True):
-            state = self._synapses(p, advance, factor, data, state,
-                                   (spiked, ids, count, source_spikes))
+                carry["g_init"], delay_datas, carry["delayed"], strict=True):
+            if delay_data is not None:  # per-synapse delays: the mechanism
+                state, buffer = self._delayed_synapses(p, advance, factor, delay_data,
+                                                       state, buffer, now, t)
+            elif p.delay:  # one delay d: the spikes of step t - d
+                back = (t - p.delay) % self.depth
+                spikes = tuple(history[key][back]
+                               for key in ("spiked", "ids", "count", "sources"))
+                state = self._synapses(p, advance, factor, data, state, spikes)
+            else:
+                state = self._synapses(p, advance, factor, data, state, now)
             if g_init is not None:
                 g_init = g_init * factor[0]
             g = self._conductance(p, data, w, state, g_init)
@@ -328,8 +436,10 @@ class Simulation:
                     i_syn = i_syn.at[c.post].add(c.output.current(g[c.g_slice], v[c.post], jnp))
             states.append(state)
             g_inits.append(g_init)
+            buffers.append(buffer)
         carry = {"vars": vars_, "last_spike": last_spike, "i_syn": i_syn, "jump": jump,
-                 "g": tuple(states), "g_init": tuple(g_inits), "step": carry["step"] + 1}
+                 "g": tuple(states), "g_init": tuple(g_inits), "step": t + 1,
+                 "delayed": tuple(buffers), "history": history}
         return carry, (ids, count, words)
 
     def _run_chunk(self, inputs, carry, n_valid, source_schedule):

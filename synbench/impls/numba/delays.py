@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import typed
 
 from ...core import delays, registry
 from . import SIZES, _weight_at, jit, sizes, spiking, weights
@@ -79,11 +78,9 @@ def input_ring(data, state, ring, spikes, step):
 
 
 def spike_queue_buffer(data):
-    """(a typed list holding the (D, capacity) bins, the count in each bin): the list
-    lets ``spike_queue`` swap in a larger array when a bin fills."""
-    holder = typed.List()
-    holder.append(np.zeros((data.depth, delays.initial_queue_capacity(data.n_syn)), np.int64))
-    return holder, np.zeros(data.depth, dtype=np.int64)
+    """(the (D, capacity) bins, the count in each bin)."""
+    return (np.zeros((data.depth, delays.initial_queue_capacity(data.n_syn)), np.int64),
+            np.zeros(data.depth, dtype=np.int64))
 
 
 @jit
@@ -96,17 +93,16 @@ def _doubled(queue):
 @jit
 def spike_queue(data, state, buffer, spikes, step):
     """Brian 1's SpikeQueue: each spike appends its synapses to the bins of their arrival
-    steps (a full bin doubles the queue's capacity: nothing is dropped); then the weights
-    of the synapses in the bin of now are added into their states and the bin empties.
-    Cost: O(1) per event; holds D x capacity indices."""
-    holder, counts = buffer
-    queue = holder[0]
+    steps (a full bin doubles the queue's capacity into a new array, returned in the
+    buffer: nothing is dropped); then the weights of the synapses in the bin of now are
+    added into their states and the bin empties. Cost: O(1) per event; holds D x
+    capacity indices."""
+    queue, counts = buffer
     for i in spiking(spikes):
         for k in range(data.pre_slice[i, 0], data.pre_slice[i, 1]):
             b = (step + data.steps[k]) % data.depth
             if counts[b] == queue.shape[1]:
                 queue = _doubled(queue)
-                holder[0] = queue
             queue[b, counts[b]] = k
             counts[b] += 1
     now = step % data.depth
@@ -115,7 +111,7 @@ def spike_queue(data, state, buffer, spikes, step):
         k = queue[now, q]
         flat[data.slots[k]] += _weight_at(data.weight, k)
     counts[now] = 0
-    return state, buffer
+    return state, (queue, counts)
 
 
 for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),

@@ -14,7 +14,7 @@ import functools
 
 import numba
 import numpy as np
-from numba import literal_unroll
+from numba import literal_unroll, typed
 
 from ...core.errors import SynbenchError
 from ...core.neurons import NEVER_SPIKED, neuron_model
@@ -35,7 +35,7 @@ NO_DELAY, SPIKE_RING, MECHANISM = range(3)
 delay_kind = NO_DELAY
 
 
-def _propagate(projection, t):
+def _propagate(projection, t, delay_buffers, p):
     """Step 2 of DESIGN section 3 for one projection at step ``t``, up to its conductance.
 
     The synapse model's state advances, this step's spikes are added (section 4b; for
@@ -44,10 +44,11 @@ def _propagate(projection, t):
     ``out`` otherwise, weighed first where the model weighs its output (NMDA). COBAHH's
     initial conductance decays on its own and is added into ``g_total``. Delayed
     (section 4c): the spikes of step t - d from a ring of the last d + 1, or the
-    delay mechanism adds the events that arrive at t.
+    delay mechanism adds the events that arrive at t (its buffer, which may be replaced
+    by a larger one, is the projection's ``p``-th of ``delay_buffers``).
     """
     (data, state, out, g_init, g_total, spikes, factors, weights, weighted, ring,
-     delay_data, delay_buffer) = projection
+     delay_data) = projection
     if delay_kind == SPIKE_RING:  # a constant, as the others: one branch is compiled
         ring[t % ring.shape[0], :] = spikes
         spikes = ring[(t + 1) % ring.shape[0]]
@@ -56,7 +57,8 @@ def _propagate(projection, t):
             _scaled(state[0], factors[0])
         else:
             advance(state, factors)
-        delay_deliver(delay_data, state[model_input], delay_buffer, spikes, t)
+        _, delay_buffers[p] = delay_deliver(delay_data, state[model_input], delay_buffers[p],
+                                            spikes, t)
     elif single_decay:
         step(data, state[0], spikes, factors[0])
     else:
@@ -218,7 +220,7 @@ def hh_update(t, neurons, i_syn, spikes, params):
 
 
 def _run_chunk(first, n_steps, params, neurons, i_syn, spikes, projections, currents,
-               steps, ids, source_schedule, source_spikes):
+               delay_buffers, steps, ids, source_schedule, source_spikes):
     """``n_steps`` steps from step ``first``: neurons, monitor, projections (if any).
 
     ``source_schedule`` holds the spike sources' spikes of each step of the chunk, which
@@ -233,7 +235,7 @@ def _run_chunk(first, n_steps, params, neurons, i_syn, spikes, projections, curr
             source_spikes[:] = source_schedule[t - first]
         if with_synapses:  # a constant: False compiles neurons alone
             for p in range(len(projections)):  # E2E, E2I, I2E, I2I
-                propagate(projections[p], t)
+                propagate(projections[p], t, delay_buffers, p)
             for group in literal_unroll(currents):  # E (E2E, I2E), I (E2I, I2I)
                 _add_currents(*group)
     return steps, ids, count
@@ -350,6 +352,9 @@ class Simulation:
         self.i_syn = np.zeros(spec.n, dtype=dtype)
         self.spikes = np.zeros(spec.n, dtype=np.bool_)
         self.names, self.projections, self.currents = [], (), ()
+        # Each projection's delay buffer (a typed list: a queue may grow into a new one);
+        # a stand-in of some type where the run has no delay mechanism.
+        self.delay_buffers = typed.List([np.zeros(1)])
         self.models = {}  # each projection's synapse model, for snapshot
         if self.entry is not None:
             self._prepare(spec, conns, dt)
@@ -362,7 +367,7 @@ class Simulation:
         projection onto it)). Spikes, I_syn, V and jump are views of the population's
         arrays."""
         entry, dtype = self.entry, self.dtype
-        projections, terms = [], {g.name: [] for g in spec.groups}
+        projections, terms, buffers = [], {g.name: [] for g in spec.groups}, []
         for p in spec.projections:
             pre, post = spec.group(p.pre), spec.group(p.post)
             conn, model = conns[p.name], p.synapse
@@ -380,7 +385,7 @@ class Simulation:
             pre_spikes = (self.source_spikes if pre.source else self.spikes)[pre.slice]
             projections.append((data, state, out, g_init, g_total, pre_spikes,
                                 factors, weights, np.zeros_like(weights),
-                                *self._delay_parts(p, conn, entry, weights)))
+                                *self._delay_parts(p, conn, entry, weights, buffers)))
             # Where this projection's conductance is once _propagate has run.
             output_state = state[model.output_index]
             g = g_total if g_init.size else (output_state if entry.state == "post" else out)
@@ -389,31 +394,35 @@ class Simulation:
             self.names.append(p.name)
             self.models[p.name] = model
         self.projections = tuple(projections)
+        if buffers:
+            self.delay_buffers = typed.List(buffers)
         self.currents = tuple(
             (self.i_syn[g.slice], self.vars["v"][g.slice],
              self.jump[g.slice] if self.jump.size else self.jump, tuple(terms[g.name]))
             for g in spec.groups if terms[g.name])
 
-    def _delay_parts(self, p, conn, entry, weights):
-        """(ring, mechanism data, mechanism buffer) of projection ``p``: a ring of the
-        last d + 1 pre spike vectors, or the delay mechanism's (empty stand-ins of the
-        same types where the run has no delays of that kind)."""
+    def _delay_parts(self, p, conn, entry, weights, buffers):
+        """(ring, mechanism data) of projection ``p``: a ring of the last d + 1 pre spike
+        vectors, or the delay mechanism's data, its buffer appended to ``buffers`` (empty
+        stand-ins of the same types where the run has no delays of that kind)."""
         ring = np.zeros((0, 0), np.bool_)
         if self.delay_kind == SPIKE_RING:
             ring = np.zeros((self.delays.depth(p.name), conn.n_pre), np.bool_)
         if self.delay_kind != MECHANISM:
-            return ring, (), ()
+            return ring, ()
         mechanism = self.delays.entry
         data = mechanism.prepare(conn, 1.0 if weights.size else p.weight,
                                  self.delays.steps[p.name], entry.synapse_slots(conn),
                                  self.dtype)
-        return ring, data, mechanism.init_buffer(data)
+        buffers.append(mechanism.init_buffer(data))
+        return ring, data
 
     def _chunk(self, n_steps):
         schedule = self.spec.source_spikes(self.step_index, n_steps, self.dt)
         steps, ids, count = self.run_chunk(
             self.step_index, n_steps, self.params, self.neurons, self.i_syn, self.spikes,
-            self.projections, self.currents, *self.monitor, schedule, self.source_spikes)
+            self.projections, self.currents, self.delay_buffers, *self.monitor, schedule,
+            self.source_spikes)
         self.monitor = (steps, ids)
         self.step_index += n_steps
         return steps[:count].copy(), ids[:count].copy()
@@ -436,7 +445,7 @@ class Simulation:
         out["i_syn"] = self.i_syn.copy()
         out["last_spike"] = self.last_spike.copy()
         for name, projection in zip(self.names, self.projections, strict=True):
-            data, state, _, g_init, _, _, _, weights, _, _, _, _ = projection
+            data, state, _, g_init, _, _, _, weights, _, _, _ = projection
             model = self.models[name]
             for i, variable in enumerate(model.variables):
                 g = np.array(self.entry.conductance(data, state[i] * weights if weights.size

@@ -78,36 +78,37 @@ def input_ring(data, state, ring, spikes, step):
 
 
 def spike_queue_buffer(data):
-    """D bins of synapse indices (``queue``), each filled up to ``counts[bin]``."""
+    """(the (D, capacity) bins of synapse indices, the count in each bin)."""
     capacity = delays.initial_queue_capacity(data.n_syn)
-    return SimpleNamespace(queue=np.zeros((data.depth, capacity), dtype=np.int64),
-                           counts=np.zeros(data.depth, dtype=np.int64))
+    return (np.zeros((data.depth, capacity), dtype=np.int64),
+            np.zeros(data.depth, dtype=np.int64))
 
 
 def spike_queue(data, state, buffer, spikes, step):
     """Brian 1's SpikeQueue: each spike appends its synapses to the bins of their arrival
-    steps (a full bin doubles the queue's capacity: nothing is dropped); then the weights
-    of the synapses in the bin of now are added into their states and the bin empties.
-    Cost: O(1) per event; holds D x capacity indices."""
+    steps (a full bin doubles the queue's capacity into a new array, returned in the
+    buffer: nothing is dropped); then the weights of the synapses in the bin of now are
+    added into their states and the bin empties. Cost: O(1) per event; holds D x
+    capacity indices."""
+    queue, counts = buffer
     k, _ = _synapses_of(data, spikes)
     if k.size:
         arrival = (step + data.steps[k]) % data.depth
         order = np.argsort(arrival, kind="stable")
         bins, first, sizes = np.unique(arrival[order], return_index=True, return_counts=True)
-        need = int((buffer.counts[bins] + sizes).max())
-        if need > buffer.queue.shape[1]:
-            grown = np.zeros((data.depth, max(need, 2 * buffer.queue.shape[1])), np.int64)
-            grown[:, :buffer.queue.shape[1]] = buffer.queue
-            buffer.queue = grown
+        need = int((counts[bins] + sizes).max())
+        if need > queue.shape[1]:
+            grown = np.zeros((data.depth, max(need, 2 * queue.shape[1])), np.int64)
+            grown[:, :queue.shape[1]] = queue
+            queue = grown
         for b, a, size in zip(bins, first, sizes, strict=True):
-            end = buffer.counts[b] + size
-            buffer.queue[b, buffer.counts[b]:end] = k[order[a:a + size]]
-            buffer.counts[b] = end
+            queue[b, counts[b]:counts[b] + size] = k[order[a:a + size]]
+            counts[b] += size
     now = step % data.depth
-    due = buffer.queue[now, :buffer.counts[now]]
+    due = queue[now, :counts[now]]
     np.add.at(state.reshape(-1), data.slots[due], _weights(data, due))
-    buffer.counts[now] = 0
-    return state, buffer
+    counts[now] = 0
+    return state, (queue, counts)
 
 
 for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),
