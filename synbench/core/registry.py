@@ -328,7 +328,8 @@ class Entry:
             return (conn.pre_ids.astype(np.int64) * conn.n_post + conn.post_ids).astype(index)
         if self.state != "synapse":
             raise SynbenchError(f"{self.name} keeps no state per synapse or post neuron")
-        numbered = self.weights_as_state(conn, np.arange(1, conn.n_syn + 1, dtype=np.float64),
+        numbered = self.weights_as_state(conn.canonical()[0],  # numbered in canonical order
+                                         np.arange(1, conn.n_syn + 1, dtype=np.float64),
                                          "float64")
         flat = BACKENDS[self.backend].load().to_numpy(numbered).reshape(-1)
         where = np.flatnonzero(flat)

@@ -138,7 +138,8 @@ def _merge(group: list[_Projection], targets: list[int]) -> _Projection:
                                         c.output)
             else:
                 channels.append(_Channel(c.post, t + c.start, c.output))
-    joined = Connectivity(pre.stop - pre.start, size, pre_ids, post_ids)
+    joined = Connectivity(pre.stop - pre.start, size, pre_ids, post_ids,
+                          multapses=any(q.conn.has_multapses for q in group))
     conn, weight = joined.canonical(weight)
     delay = group[0].delay  # fused only where every member has it (``_delays_fuse``)
     if _per_synapse(delay):  # one per synapse: in the order of the merged ids, sorted alike
