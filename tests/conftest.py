@@ -14,7 +14,7 @@ import re
 import pytest
 
 from synbench.core.cache import cache_dir as user_cache_dir
-from synbench.core.registry import Entry
+from synbench.core.registry import Entry, available
 
 # Compiled Numba kernels are kept across tests, runs and the tests' subprocesses, in the
 # user's cache, although each test gets a fresh `fastest` cache (the fixture below): set
@@ -60,3 +60,13 @@ def cache_dir(tmp_path, monkeypatch):
     directory = tmp_path / "cache"
     monkeypatch.setenv("SYNBENCH_CACHE_DIR", str(directory))
     return directory
+
+
+@pytest.fixture(scope="module")
+def cupy():
+    """CuPy with a usable GPU, else the test is skipped with the registry's reason."""
+    cupy = pytest.importorskip("cupy", reason="cupy is not installed (pip install 'synbench[gpu]')")
+    reason = available()["cupy"]
+    if reason is not None:
+        pytest.skip(f"cupy backend unavailable: {reason}")
+    return cupy

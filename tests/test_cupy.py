@@ -164,15 +164,6 @@ def test_import_synbench_does_not_import_cupy():
 # --- on a GPU ---
 
 
-@pytest.fixture(scope="module")
-def cupy():
-    """CuPy with a usable GPU, else the test is skipped with the registry's reason."""
-    cupy = pytest.importorskip("cupy", reason="cupy is not installed (pip install 'synbench[gpu]')")
-    reason = registry.available()["cupy"]
-    if reason is not None:
-        pytest.skip(f"cupy backend unavailable: {reason}")
-    return cupy
-
 
 def test_kernel_called_from_users_cupy_code(cupy):
     from synbench.core.connect import FixedProb

@@ -170,15 +170,6 @@ def test_every_launch_passes_what_the_kernels_declare():
 # --- on a GPU ---
 
 
-@pytest.fixture(scope="module")
-def cupy():
-    """CuPy with a usable GPU, else the test is skipped with the registry's reason."""
-    cupy = pytest.importorskip("cupy", reason="cupy is not installed (pip install 'synbench[gpu]')")
-    reason = registry.available()["cupy"]
-    if reason is not None:
-        pytest.skip(f"cupy backend unavailable: {reason}")
-    return cupy
-
 
 def _steps(conn, seed=2, max_delay=6):
     """Random delays over 0..max_delay, with 0 and the maximum both present."""
