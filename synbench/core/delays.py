@@ -236,19 +236,20 @@ def ring_depth(steps) -> int:
 
 
 def nbytes(mechanism_name: str, conn, depth: int, dtype) -> int:
-    """Estimated bytes a mechanism holds beyond the strategy: its ring or queue, one delay
-    and (where it reads them) the synapses of each pre neuron. The queue's bins start at
-    the mean events per step of a 10 Hz network, times 2 (they grow on demand)."""
+    """Estimated bytes a mechanism holds beyond the strategy, at the start of a run: its
+    ring or queue, one delay (int32) and one state slot (int64) per synapse, and the
+    pre_slice that finds a neuron's synapses. A queue starts at
+    ``initial_queue_capacity`` int64 per bin and doubles when a bin fills, so a run at a
+    high rate or with long delays ends up holding more."""
     itemsize = np.dtype(dtype).itemsize
     index = np.dtype(conn.index_dtype).itemsize
     n_pre, n_post = conn.n_pre, conn.n_post
-    per_synapse = 4 + index  # a delay and a target slot
+    common = conn.n_syn * (4 + 8) + 2 * n_pre * index
     if mechanism_name == "spike_ring":
-        return depth * n_pre + 8 * n_pre + conn.n_syn * per_synapse + 2 * n_pre * index
+        return depth * n_pre + 8 * n_pre + common
     if mechanism_name == "input_ring":
-        return depth * n_post * itemsize + conn.n_syn * per_synapse + 2 * n_pre * index
-    capacity = initial_queue_capacity(conn.n_syn)
-    return depth * (capacity * index + 8) + conn.n_syn * per_synapse + 2 * n_pre * index
+        return depth * n_post * itemsize + common
+    return depth * (initial_queue_capacity(conn.n_syn) + 1) * 8 + common
 
 
 def initial_queue_capacity(n_syn: int) -> int:

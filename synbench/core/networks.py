@@ -546,11 +546,13 @@ def driven(
     weight: float | None = None,
     seed: int = 0,
     method: str = "exp_euler",
+    delay=0.0,
 ) -> NetworkSpec:
     """One Poisson group "P" (``n_pre`` sources at ``rate_hz``) driving one LIF group "N"
     (no background current) through one projection "P2N", FixedProb(p): the picture of
     g(t) and V(t) for one synapse model. The weight and output are COBA's excitatory
-    ones for ``synapse`` (:data:`COBA_SYNAPSES`) unless ``weight`` is given.
+    ones for ``synapse`` (:data:`COBA_SYNAPSES`) unless ``weight`` is given; ``delay`` as
+    for :func:`coba`.
 
     >>> driven("nmda").describe()
     'DRIVEN n=10 (N=10, source P=100), p=0.1, exp_euler, nmda synapses'
@@ -569,7 +571,8 @@ def driven(
         name="driven", model="lif", params=LIFParams(i_bg=0.0),
         groups=(Group("N", 0, n_post),),
         projections=(Projection("P2N", "P", "N", FixedProb(p, seed=conn_seed), model,
-                                default_weight if weight is None else weight, output),),
+                                default_weight if weight is None else weight, output,
+                                delay=network_delay(delay, conn_seed)),),
         initial=_frozen(v=np.full(n_post, LIFParams().el)),
         seed=seed, p=float(p), method=method, synapse=synapse, sources=(source,),
     )
