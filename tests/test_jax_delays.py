@@ -1,5 +1,6 @@
 """Delays on JAX (DESIGN section 4c): each mechanism's deliver step by step against
-NumPy's, and COBA rasters with delays against the NumPy ``dense`` reference."""
+NumPy's, delay 0, and fused projections with delays (every JAX entry's COBA raster with
+delays is in test_delays.py)."""
 
 import numpy as np
 import pytest
@@ -88,31 +89,6 @@ def test_spike_queue_is_unavailable_with_the_alternatives():
 
 
 _REFERENCE = {}
-
-
-def _reference(delay):
-    if delay not in _REFERENCE:
-        _REFERENCE[delay] = run(coba(N, delay=delay), "dense", "numpy", duration=DURATION)
-    return _REFERENCE[delay]
-
-
-# The runner's paths: a matrix state fed the bool spikes of step t - d, an event-driven
-# strategy fed the compacted ids of step t - d; spike_ring into a state
-# per synapse, input_ring fed the network's compacted ids (the full matrix of strategies
-# and mechanisms runs in test_delays.py).
-RASTERS = [
-    (1.5, None, "dense"), (1.5, None, "pre_slice"),
-    ((0.1, 5.0), "spike_ring", "pre2syn"), ((0.1, 5.0), "input_ring", "pre_slice"),
-]
-
-
-@pytest.mark.parametrize("delay,mechanism,strategy", RASTERS,
-                         ids=[f"{s}-{m or 'ring'}-{d}" for d, m, s in RASTERS])
-def test_coba_with_delays_gives_the_numpy_raster(delay, mechanism, strategy):
-    result = run(coba(N, delay=delay), strategy, "jax", duration=DURATION,
-                 delay_mechanism=mechanism)
-    assert result.spike_ids.size > 300
-    assert result.first_difference(_reference(delay)) is None
 
 
 def test_delay_zero_is_todays_coba():

@@ -112,7 +112,8 @@ def test_fastest_checks_and_times_the_toy(toy):
 def test_cli_list_shows_the_toy(toy, capsys):
     assert main(["list"]) == 0
     lines = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert [TOY, "numpy", "post", "yes", "all", "but", "nmda", "pre2post"] in lines
+    # A new post-state, event-driven strategy holds per-synapse delays by the input ring.
+    assert [TOY, "numpy", "post", "yes", "all", "but", "nmda", "input_ring", "pre2post"] in lines
 
 
 # --- no runner knows a strategy by its name ---
