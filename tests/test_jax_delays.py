@@ -88,9 +88,6 @@ def test_spike_queue_is_unavailable_with_the_alternatives():
     assert registry.delay_entry("pre2syn", "jax").mechanism == "spike_ring"
 
 
-_REFERENCE = {}
-
-
 def test_delay_zero_is_todays_coba():
     plain = run(coba(N), "csr", "jax", duration=DURATION)
     assert plain.first_difference(run(coba(N, delay=0.0), "csr", "jax",
