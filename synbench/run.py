@@ -256,7 +256,7 @@ def unsuited_reason(spec: NetworkSpec, strategy: str, conns: dict, backend: str 
         if backend is not None:
             plan_delays(spec, conns, registry.get(strategy, backend), dt, delay_mechanism)
         elif delay_mechanism is not None or _per_synapse_delays(spec, conns, dt):
-            why = delays.unsuited_reason(strategies.strategy(strategy), delay_mechanism)
+            why = delays.unsuited_reason(declared, delay_mechanism)
             if why is not None:
                 return why
     except SynbenchError as e:
