@@ -119,6 +119,33 @@ BUFFER_SHAPES = {
 }
 
 
+def _spike_ring_buffer(data):
+    """The last D spike vectors, and each pre neuron's last spike step (never: -D)."""
+    return (np.zeros((data.depth, data.n_pre), dtype=bool),
+            np.full(data.n_pre, -data.depth, dtype=np.int64))
+
+
+def _input_ring_buffer(data):
+    return np.zeros((data.depth, data.n_post), dtype=data.dtype)
+
+
+def _spike_queue_buffer(data):
+    """(the (D, capacity) bins of synapse indices, the count in each bin)."""
+    return (np.zeros((data.depth, initial_queue_capacity(data.n_syn)), dtype=np.int64),
+            np.zeros(data.depth, dtype=np.int64))
+
+
+_HOST_BUFFERS = {"spike_ring": _spike_ring_buffer, "input_ring": _input_ring_buffer,
+                 "spike_queue": _spike_queue_buffer}
+
+
+def host_buffers(mechanism_name: str) -> dict:
+    """``init_buffer`` and ``buffer_shapes`` of a mechanism whose buffer is NumPy arrays
+    (the NumPy and Numba backends register these)."""
+    return {"init_buffer": _HOST_BUFFERS[mechanism_name],
+            "buffer_shapes": BUFFER_SHAPES[mechanism_name]}
+
+
 # --- delays as steps ------------------------------------------------------------------
 
 

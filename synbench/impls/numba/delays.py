@@ -30,12 +30,6 @@ def prepare(conn, weight, steps, slots, dtype):
                      weights(conn, weight, dtype), pre_slice)
 
 
-def spike_ring_buffer(data):
-    """The last D spike vectors, and each pre neuron's last spike step (never: -D)."""
-    return (np.zeros((data.depth, data.n_pre), dtype=np.bool_),
-            np.full(data.n_pre, -data.depth, dtype=np.int64))
-
-
 @jit
 def spike_ring(data, state, buffer, spikes, step):
     """Every synapse of a pre neuron that spiked within the last D steps reads its spike
@@ -57,10 +51,6 @@ def spike_ring(data, state, buffer, spikes, step):
     return state, buffer
 
 
-def input_ring_buffer(data):
-    return np.zeros((data.depth, data.n_post), dtype=data.dtype)
-
-
 @jit
 def input_ring(data, state, ring, spikes, step):
     """Each spike adds its synapses' weights into the ring slot of their arrival step;
@@ -75,12 +65,6 @@ def input_ring(data, state, ring, spikes, step):
         state[j] += now[j]
         now[j] = 0
     return state, ring
-
-
-def spike_queue_buffer(data):
-    """(the (D, capacity) bins, the count in each bin)."""
-    return (np.zeros((data.depth, delays.initial_queue_capacity(data.n_syn)), np.int64),
-            np.zeros(data.depth, dtype=np.int64))
 
 
 @jit
@@ -114,8 +98,7 @@ def spike_queue(data, state, buffer, spikes, step):
     return state, (queue, counts)
 
 
-for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),
-                                 ("input_ring", input_ring, input_ring_buffer),
-                                 ("spike_queue", spike_queue, spike_queue_buffer)):
-    registry.register_delays(_name, "numba", prepare=prepare, init_buffer=_buffer,
-                             deliver=_deliver, buffer_shapes=delays.BUFFER_SHAPES[_name])
+for _name, _deliver in (("spike_ring", spike_ring), ("input_ring", input_ring),
+                       ("spike_queue", spike_queue)):
+    registry.register_delays(_name, "numba", prepare=prepare, deliver=_deliver,
+                             **delays.host_buffers(_name))

@@ -40,12 +40,6 @@ def _weights(data, k):
     return np.broadcast_to(data.weight, k.shape) if data.weight.ndim == 0 else data.weight[k]
 
 
-def spike_ring_buffer(data):
-    """The last D spike vectors, and each pre neuron's last spike step (never: -D)."""
-    return (np.zeros((data.depth, data.n_pre), dtype=bool),
-            np.full(data.n_pre, -data.depth, dtype=np.int64))
-
-
 def spike_ring(data, state, buffer, spikes, step):
     """Every synapse of a pre neuron that spiked within the last D steps reads its spike
     d_k steps back from a ring of the last D spike vectors. Cost per step: O(n_pre) plus
@@ -60,10 +54,6 @@ def spike_ring(data, state, buffer, spikes, step):
     return state, buffer
 
 
-def input_ring_buffer(data):
-    return np.zeros((data.depth, data.n_post), dtype=data.dtype)
-
-
 def input_ring(data, state, ring, spikes, step):
     """Each spike adds its synapses' weights into the ring slot of their arrival step;
     then the slot of now goes into the post state and is cleared. Cost per step:
@@ -75,13 +65,6 @@ def input_ring(data, state, ring, spikes, step):
     state += ring[now]
     ring[now] = 0
     return state, ring
-
-
-def spike_queue_buffer(data):
-    """(the (D, capacity) bins of synapse indices, the count in each bin)."""
-    capacity = delays.initial_queue_capacity(data.n_syn)
-    return (np.zeros((data.depth, capacity), dtype=np.int64),
-            np.zeros(data.depth, dtype=np.int64))
 
 
 def spike_queue(data, state, buffer, spikes, step):
@@ -111,8 +94,7 @@ def spike_queue(data, state, buffer, spikes, step):
     return state, (queue, counts)
 
 
-for _name, _deliver, _buffer in (("spike_ring", spike_ring, spike_ring_buffer),
-                                 ("input_ring", input_ring, input_ring_buffer),
-                                 ("spike_queue", spike_queue, spike_queue_buffer)):
-    registry.register_delays(_name, "numpy", prepare=prepare, init_buffer=_buffer,
-                             deliver=_deliver, buffer_shapes=delays.BUFFER_SHAPES[_name])
+for _name, _deliver in (("spike_ring", spike_ring), ("input_ring", input_ring),
+                       ("spike_queue", spike_queue)):
+    registry.register_delays(_name, "numpy", prepare=prepare, deliver=_deliver,
+                             **delays.host_buffers(_name))
