@@ -536,30 +536,16 @@ def _check_dt(dt) -> float:
 
 
 def _delay_steps(delay, conn, order, dt):
-    """``delay`` in whole steps of ``dt``: None (no delay), an int (one for every synapse)
-    or an int32 array (one per synapse, canonical order). ``order`` sorts the delays of
-    index arrays as their weights; None takes the connectivity's own delays."""
-    what = "delay"
-    if delay is None:
-        if conn.delays is None:
-            return None
-        delay, what, order = conn.delays, "the connectivity's delays", None
-    if isinstance(delay, core_delays.UniformDelay):
-        return delay.steps(conn.n_syn, dt)
-    delay = core_delays.check_delay(delay, what)
-    if isinstance(delay, np.ndarray):
-        if delay.shape != (conn.n_syn,):
-            raise SynbenchError(f"{what} must be one number of ms or one per synapse "
-                                f"({conn.n_syn}), not {delay.shape[0]}")
-        if order is not None:
-            delay = delay[order]
-        elif what == "delay" and conn.order is not None:
-            raise SynbenchError(
-                "per-synapse delays are read in canonical (pre, post) order, but this "
-                "connectivity was built from ids in another order: pass them as "
-                "Connectivity(..., delays=d) (sorted with the ids), or give the ids as a "
-                "(pre_ids, post_ids) pair")
-    return core_delays.to_steps(delay, dt, what)
+    """``delay`` in whole steps of ``dt`` (``core.delays.delay_steps``): None (no delay),
+    an int (one for every synapse) or an int32 array (one per synapse, canonical order).
+    ``order`` sorts the delays of index arrays as their weights; None takes the
+    connectivity's own delays."""
+    if delay is None and conn.delays is None:
+        return None
+    delay = core_delays.check_delay(delay)
+    if isinstance(delay, np.ndarray) and order is not None and delay.shape == order.shape:
+        delay = delay[order]  # else delay_steps refuses its length
+    return core_delays.delay_steps(delay, conn, dt, name="this connectivity")
 
 
 def _size(name, value) -> int:

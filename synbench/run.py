@@ -235,10 +235,11 @@ def check_exact(spec: NetworkSpec, strategy: str | None, allow_inexact: bool) ->
 
 def unsuited_reason(spec: NetworkSpec, strategy: str, conns: dict, backend: str | None = None,
                     dt: float = 0.1, delay_mechanism: str | None = None) -> str | None:
-    """None when ``strategy`` holds every projection's connectivity, weight and delays,
-    else why not (all2all holds all-to-all connectivity only, procedural a counter-based
-    one, AlignPre strategies one delay per projection). With ``backend``, also whether
-    the backend has the delay mechanism."""
+    """None when ``strategy`` holds every projection's connectivity and weight, else why
+    not (all2all holds all-to-all connectivity only, procedural a counter-based one).
+    With ``backend``, also its delays (AlignPre strategies hold one delay per projection
+    only; a backend may lack the delay mechanism): ``plan_delays``'s refusal, which
+    ``run`` meets on its own."""
     spec, conns = with_weights(spec, conns)
     declared = strategies.strategy(strategy)
     for p in spec.projections:
@@ -252,20 +253,12 @@ def unsuited_reason(spec: NetworkSpec, strategy: str, conns: dict, backend: str 
             return (f"projection {p.name}: {strategy} keeps one state per (pre, post) pair, "
                     f"which cannot hold {p.synapse.name} for several synapses of one pair "
                     "(multapses); use a state per synapse: pre_ids, pre2syn or post_slice")
-    try:
-        if backend is not None:
+    if backend is not None:
+        try:
             plan_delays(spec, conns, registry.get(strategy, backend), dt, delay_mechanism)
-        elif delay_mechanism is not None or _per_synapse_delays(spec, conns, dt):
-            why = delays.unsuited_reason(declared, delay_mechanism)
-            if why is not None:
-                return why
-    except SynbenchError as e:
-        return str(e)
+        except SynbenchError as e:
+            return str(e)
     return None
-
-
-def _per_synapse_delays(spec: NetworkSpec, conns: dict, dt: float) -> bool:
-    return any(delays.per_synapse(p.delay_steps(conns[p.name], dt)) for p in spec.projections)
 
 
 def plan_delays(spec: NetworkSpec, conns: dict, entry, dt: float,

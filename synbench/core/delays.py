@@ -239,8 +239,9 @@ def delay_steps(delay, conn, dt: float, seed: int = 0, name: str = "this project
         return delay.steps(conn.n_syn, dt)
     if isinstance(delay, np.ndarray) and delay is not conn.delays:
         if delay.shape != (conn.n_syn,):
-            raise SynbenchError(f"{what} must hold one delay per synapse ({conn.n_syn}), "
-                                f"not {delay.shape[0]}")
+            raise SynbenchError(f"{what} must be one number of ms or one per synapse "
+                                f"({conn.n_syn}), not {delay.shape[0]} values: one delay "
+                                "per synapse, in canonical order")
         if conn.order is not None:
             raise SynbenchError(
                 f"{what} is read in canonical (pre, post) order, but this connectivity was "
