@@ -424,3 +424,97 @@ def test_bad_derivative_functions_are_refused(f, match):
 def test_decay_factor_validates(tau, dt, match):
     with pytest.raises(SynbenchError, match=match):
         decay_factor(tau, dt)
+
+
+# --- loop invariants: step.constants and step.per_element ---
+
+HH_SHARED = ("cm", "gl", "el", "ek", "ena", "g_na", "g_kd", "vt")
+
+
+def _hh():
+    from synbench.core.neurons import hh_derivative
+
+    return hh_derivative
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("case", ["lif", "hh", "forced", "oscillator"])
+def test_constants_then_per_element_is_the_step_bit_for_bit(case, method):
+    """The two parts a compiled loop calls compute what ``step`` computes, to the bit,
+    on arrays and per element (the runners rely on it: NumPy calls step, Numba the parts)."""
+    from synbench.core.neurons import HHParams, lif_derivative
+
+    rng = np.random.default_rng(0)
+    if case == "lif":
+        f, shared, state = lif_derivative, ("tau", "el", "i_bg"), (rng.uniform(-70, -50, 9),)
+        params = {"tau": 20.0, "el": -60.0, "i_bg": 20.0, "i_syn": rng.normal(0, 3, 9)}
+    elif case == "hh":
+        p = HHParams()
+        f, shared = _hh(), HH_SHARED
+        state = (rng.uniform(-80, -40, 9), *rng.uniform(0.05, 0.9, (3, 9)))
+        params = {"i_syn": rng.normal(0, 50, 9), **{k: getattr(p, k) for k in HH_SHARED}}
+    elif case == "forced":  # t only: sin(t) is a loop invariant
+        f, shared, state, params = forced_decay, (), (rng.normal(size=9),), {}
+    else:
+        f, shared, state, params = oscillator, ("w",), tuple(rng.normal(size=(2, 9))), {"w": 2.0}
+    step = odeint(f, method, shared=shared)
+    t, dt = 1.3, 0.1
+    whole = step(*state, t, dt, *params.values())
+    constants = step.constants(t, dt, *(params[k] for k in step.shared))
+    varying = [params[k] for k in step.parameters if k not in shared]
+    parts = step.per_element(*state, *varying, constants)
+    for got, want in zip(np.atleast_1d(parts) if len(state) == 1 else parts,
+                         np.atleast_1d(whole) if len(state) == 1 else whole, strict=True):
+        np.testing.assert_array_equal(got, want)
+    for i in range(9):  # one element at a time, as the Numba runner calls it
+        one = step.per_element(*(x[i] for x in state), *(x[i] for x in varying), constants)
+        for got, want in zip(np.atleast_1d(one), np.atleast_1d(
+                step(*(x[i] for x in state), t, dt, *(
+                    v[i] if np.ndim(v) else v for v in params.values()))), strict=True):
+            assert got == want
+
+
+def test_what_depends_only_on_shared_parameters_leaves_the_per_element_code():
+    from synbench.core.neurons import HH, LIF
+
+    lif = LIF.integrator("exp_euler")
+    assert lif.shared == ("tau", "el", "i_bg")
+    element = [line for line in lif.per_element.source.splitlines()[3:]
+               if " = " in line and not line.strip().startswith("#")]
+    # expm1(-dt/tau) and el + i_bg are computed once per step, not once per neuron.
+    assert not any("expm1" in line or "tau" in line for line in element)
+    assert "expm1(-dt/tau)" in lif.constants.source
+    hh = HH.integrator("exp_euler")
+    body = [line for line in hh.per_element.source.splitlines()
+            if " = " in line and not line.strip().startswith("#")][1:]
+    assert not any("vt" in line or "cm" in line for line in body)  # only in the constants
+    # A derivative with no shared parameter keeps its code as it was.
+    assert "expm1(-dt/tau)" in odeint(linear_with_tau, "exp_euler").source
+
+
+def linear_with_tau(y, t, tau):
+    return -y / tau
+
+
+def test_rk_stage_factors_are_hoisted():
+    step = odeint(forced_decay, "rk4")
+    assert "(1/2)*dt" in step.constants.source and "(1/6)*dt" in step.constants.source
+    assert "sin(t)" in step.constants.source  # the forcing at the stage times, once
+
+
+@pytest.mark.parametrize(("shared", "match"), [
+    ("r", "sequence of parameter names"),
+    (("q",), "not among its parameters"),
+    ((1,), "sequence of parameter names"),
+])
+def test_bad_shared_names_are_refused(shared, match):
+    with pytest.raises(SynbenchError, match=match):
+        odeint(logistic, "euler", shared=shared)
+
+
+def test_an_argument_named_constants_is_refused():
+    def f(y, t, constants):
+        return -y * constants
+
+    with pytest.raises(SynbenchError, match="clash"):
+        odeint(f, "euler")

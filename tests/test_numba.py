@@ -282,3 +282,31 @@ def test_copies_of_a_template_are_named_after_what_they_bind():
     assert again in names
     assert numba.njit(with_globals(_bound_template, scale=2.0, helper=numba.njit(triple)))(
         5.0) == 30.0
+
+
+# --- the generated neuron update (issue: the single-core limit) ---
+
+
+@pytest.mark.parametrize("method", ["exp_euler", "euler", "rk2", "rk4"])
+def test_the_compiled_lif_update_is_vectorised_with_its_invariants_hoisted(method):
+    """The code Numba generates for a group's LIF update, read from its LLVM IR: the
+    per-neuron loop runs on SIMD vectors of doubles, and the integrator's loop
+    invariants (``expm1(-dt/tau)``) are computed once per call, not per neuron."""
+    import re
+
+    from synbench.core.neurons import LIF
+    from synbench.impls.numba import runner
+
+    update = runner.group_update(runner.lif_update, LIF.integrator(method), (0, 0), 2)
+    n = 64
+    v = np.linspace(-62.0, -49.0, n)
+    group = (0, n, np.zeros((2, n)), np.zeros((2, 4)), np.full(2, 0.9))
+    spikes = np.zeros(n, bool)
+    params = (0.1, 50, (20.0, -60.0, 20.0), -50.0, -60.0)
+    n_spikes = update(1, group, (v, np.full(n, -2**30, np.int32), np.zeros(0)), np.zeros(n),
+                      spikes, params)
+    assert n_spikes == spikes.sum() > 0  # it ran: neurons near threshold spiked
+    ir = "\n".join(update.inspect_llvm().values())
+    assert re.search(r"<\d+ x double>", ir), "the neuron loop was not vectorised"
+    calls = len(re.findall(r"call [^\n]*@expm1\(", ir))
+    assert calls == (1 if method == "exp_euler" else 0)

@@ -332,26 +332,75 @@ def _derivatives(f, variables, parameters):
 
 
 class _Writer:
-    """Collects the straight-line body of the step function."""
+    """Collects the straight-line body of the step function.
 
-    def __init__(self):
+    Every subexpression that depends only on ``shared`` symbols (t, dt and the
+    parameters that are the same for every element) is a loop invariant: it is named
+    ``_c<i>`` once, in :attr:`constants`, and the per-element lines read that name
+    (Brian 2's loop-invariant hoisting). A compiled loop over neurons computes the
+    constants once per step instead of once per neuron, and what is left vectorises.
+    """
+
+    def __init__(self, shared):
         self.lines: list[str] = []
+        self.shared = frozenset(sympy.Symbol(n, real=True) for n in shared)
+        self.constants: dict[sympy.Expr, sympy.Symbol] = {}
         self._temps = sympy.numbered_symbols("_s", real=True)
+        self._names = sympy.numbered_symbols("_c", real=True)
 
     def comment(self, text):
         self.lines.append(f"# {text}")
 
+    def _constant(self, e):
+        if e not in self.constants:
+            self.constants[e] = next(self._names)
+        return self.constants[e]
+
+    def _is_shared(self, e):
+        return isinstance(e, sympy.Expr) and e.free_symbols <= self.shared
+
+    @staticmethod
+    def _trivial(e):
+        """Not worth a name: a number, a symbol, or its negation."""
+        return e.is_Atom or (e.is_Mul and len(e.args) == 2 and e.args[0] == -1
+                             and e.args[1].is_Atom)
+
+    def hoisted(self, e):
+        """``e`` with each largest shared subexpression replaced by its ``_c<i>``; of a
+        sum or product, the shared terms (factors) are gathered into one constant. A
+        shared parameter read as it is keeps its name and is passed with the constants."""
+        if not isinstance(e, sympy.Basic):
+            return e
+        if self._is_shared(e):
+            if not self._trivial(e):
+                return self._constant(e)
+            for symbol in sorted(e.free_symbols, key=str):
+                self.constants.setdefault(symbol, symbol)
+            return e
+        if e.is_Atom:
+            return e
+        if isinstance(e, (sympy.Add, sympy.Mul)):
+            shared = [a for a in e.args if self._is_shared(a)]
+            rest = [self.hoisted(a) for a in e.args if not self._is_shared(a)]
+            if len(shared) > 1:
+                shared = [e.func(*shared)]
+            return e.func(*(self.hoisted(a) for a in shared), *rest)
+        return e.func(*(self.hoisted(a) for a in e.args))
+
     def assign(self, targets: dict[str, sympy.Expr]):
         """``name = expr`` for each target, sharing common subexpressions as ``_s<i>``."""
         names = list(targets)
-        temps, reduced = sympy.cse([targets[n] for n in names], symbols=self._temps)
+        exprs = [self.hoisted(targets[n]) for n in names]
+        temps, reduced = sympy.cse(exprs, symbols=self._temps)
         for sym, e in temps:
             self.lines.append(f"{sym} = {_PRINTER.doprint(e)}")
         for n, e in zip(names, reduced, strict=True):
             self.lines.append(f"{n} = {_PRINTER.doprint(e)}")
 
-    def text(self, line):
-        self.lines.append(line)
+    def constant_lines(self) -> list[str]:
+        """``_c<i> = expr`` for each constant (a shared parameter needs no line)."""
+        return [f"{name} = {_PRINTER.doprint(e)}" for e, name in self.constants.items()
+                if e != name]
 
 
 def _rk_stage(w, derivs, variables, t, dt, stage, c):
@@ -363,11 +412,15 @@ def _rk_stage(w, derivs, variables, t, dt, stage, c):
     w.assign({f"k{stage}_{x}": derivs[x].xreplace(subs) for x in variables})
 
 
-def _body(method, derivs, variables):
-    """The lines of the step for ``method``; the new values are named ``<x>_new``."""
+def _body(method, derivs, variables, shared):
+    """The writer of the step for ``method``; the new values are named ``<x>_new``."""
     t, dt = sympy.Symbol("t", real=True), sympy.Symbol("dt", real=True)
     half = sympy.Rational(1, 2)
-    w = _Writer()
+    w = _Writer(("t", "dt", *shared))
+
+    def symbol(name):
+        return sympy.Symbol(name, real=True)
+
     if method == "euler":
         w.comment("Euler: x_new = x + dt * f(x, t)")
         w.assign({f"{x}_new": sympy.Symbol(x, real=True) + dt * derivs[x] for x in variables})
@@ -385,21 +438,20 @@ def _body(method, derivs, variables):
     elif method == "rk2":
         w.comment("explicit midpoint (RK2): slope at the half step")
         _rk_stage(w, derivs, variables, t, dt, 1, 0)
-        for x in variables:
-            w.text(f"{x}_2 = {x} + 0.5*dt*k1_{x}")
+        w.assign({f"{x}_2": symbol(x) + half * dt * symbol(f"k1_{x}") for x in variables})
         _rk_stage(w, derivs, variables, t, dt, 2, half)
-        for x in variables:
-            w.text(f"{x}_new = {x} + dt*k2_{x}")
+        w.assign({f"{x}_new": symbol(x) + dt * symbol(f"k2_{x}") for x in variables})
     elif method == "rk4":
         w.comment("classic RK4: slopes at t, t + dt/2 (twice) and t + dt; weights 1, 2, 2, 1")
         _rk_stage(w, derivs, variables, t, dt, 1, 0)
-        for stage, (c, prev) in enumerate([(half, "0.5*dt"), (half, "0.5*dt"), (1, "dt")], 2):
-            for x in variables:
-                w.text(f"{x}_{stage} = {x} + {prev}*k{stage - 1}_{x}")
+        for stage, c in enumerate([half, half, 1], 2):
+            w.assign({f"{x}_{stage}": symbol(x) + c * dt * symbol(f"k{stage - 1}_{x}")
+                      for x in variables})
             _rk_stage(w, derivs, variables, t, dt, stage, c)
-        for x in variables:
-            w.text(f"{x}_new = {x} + dt*(k1_{x} + 2*k2_{x} + 2*k3_{x} + k4_{x})/6")
-    return w.lines
+        w.assign({f"{x}_new": symbol(x) + dt / 6 * (
+            symbol(f"k1_{x}") + 2 * symbol(f"k2_{x}") + 2 * symbol(f"k3_{x}")
+            + symbol(f"k4_{x}")) for x in variables})
+    return w
 
 
 def _check_method(method):
@@ -410,7 +462,7 @@ def _check_method(method):
 
 def _check_names(name, variables, parameters, lines):
     """Refuse argument names that the generated code also uses for itself."""
-    taken = set(_XP_NAMES) | {"dt"}
+    taken = set(_XP_NAMES) | {"dt", "constants"}
     for line in lines:
         if not line.startswith("#"):
             taken.add(line.split(" = ", 1)[0])
@@ -418,28 +470,50 @@ def _check_names(name, variables, parameters, lines):
     if clash:
         raise SynbenchError(
             f"{name}: argument name(s) {', '.join(clash)} clash with names the generated "
-            "step uses (dt, function names, k1_x, x_2, x_new, _s0, ...); rename them")
+            "step uses (dt, constants, function names, k1_x, x_2, x_new, _s0, _c0, ...); "
+            "rename them")
+
+
+def _check_shared(name, parameters, shared):
+    """``shared`` as a tuple of parameter names, in the signature's order."""
+    if isinstance(shared, str) or not isinstance(shared, (tuple, list, set, frozenset)) \
+            or not all(isinstance(p, str) for p in shared):
+        raise SynbenchError(f"shared must be a sequence of parameter names such as "
+                            f"('tau', 'el'), not {shared!r}")
+    unknown = [p for p in shared if p not in parameters]
+    if unknown:
+        raise SynbenchError(
+            f"{name}: shared names {', '.join(map(repr, unknown))}, which are not among its "
+            f"parameters ({', '.join(parameters) or 'none'})")
+    return tuple(p for p in parameters if p in shared)
+
+
+def _function(head, doc, lines, results, filename, namespace):
+    """Compile ``def head: doc; lines; return results`` (its text kept for tracebacks)."""
+    source = "\n".join([f"def {head}:", f'    """{doc}"""', *(f"    {line}" for line in lines),
+                        f"    return {results}", ""])
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # our own generated code
+    fn = namespace[head.split("(", 1)[0]]
+    fn.source = source
+    return fn
 
 
 @functools.cache
-def _build(f, method, xp):
+def _build(f, method, xp, shared):
     variables, parameters = _signature(f)
-    derivs = _derivatives(f, variables, parameters)
-    lines = _body(method, derivs, variables)
     name = getattr(f, "__name__", "f")
-    _check_names(name, variables, parameters, lines)
+    derivs = _derivatives(f, variables, parameters)
+    writer = _body(method, derivs, variables, shared)
+    constants = writer.constant_lines()
+    _check_names(name, variables, parameters, constants + writer.lines)
     results = ", ".join(f"{x}_new" for x in variables)
-    source = "\n".join([
-        f"def step({', '.join((*variables, 't', 'dt', *parameters))}):",
-        f'    """{name} advanced by one {method} step."""',
-        *(f"    {line}" for line in lines),
-        f"    return {results}",
-        "",
-    ])
+    names = [str(name) for name in writer.constants.values()]
+    text = "\n".join(constants + writer.lines)
     namespace = {"__name__": __name__}
     missing = []
     for printed, attr in _XP_NAMES.items():
-        if re.search(rf"\b{printed}\(", source):
+        if re.search(rf"\b{printed}\(", text):
             fn = getattr(xp, attr, None)
             if fn is None:
                 missing.append(attr)
@@ -448,21 +522,34 @@ def _build(f, method, xp):
         raise SynbenchError(
             f"array namespace {getattr(xp, '__name__', xp)!r} lacks {', '.join(missing)}, "
             f"which the {method} step of {name} needs")
-    # Register the source so tracebacks and inspect.getsource show the generated code.
-    filename = f"<synbench.odeint {name} {method} {getattr(xp, '__name__', 'xp')}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)  # our own generated code
-    step = namespace["step"]
-    step.source = source
+    # Registered under their own file names, so tracebacks and inspect.getsource show them.
+    label = f"{name} {method} {getattr(xp, '__name__', 'xp')}"
+    hoisted = ["# the same for every element (t, dt and the shared parameters)", *constants]
+    step = _function(
+        f"step({', '.join((*variables, 't', 'dt', *parameters))})",
+        f"{name} advanced by one {method} step.", (hoisted if constants else []) + writer.lines,
+        results, f"<synbench.odeint {label}>", namespace)
+    step.constants = _function(
+        f"constants({', '.join(('t', 'dt', *shared))})",
+        f"The loop invariants of {name}'s {method} step: once per step for all elements.",
+        constants, f"({', '.join(names)}{',' if len(names) == 1 else ''})",
+        f"<synbench.odeint {label} constants>", namespace)
+    per_element = [p for p in parameters if p not in shared]
+    unpack = [f"{', '.join(names)}{',' if len(names) == 1 else ''} = constants"] if names else []
+    step.per_element = _function(
+        f"per_element({', '.join((*variables, *per_element, 'constants'))})",
+        f"{name}'s {method} step of one element (or array) given step.constants(...).",
+        unpack + writer.lines, results, f"<synbench.odeint {label} per element>", namespace)
     step.method = method
     step.variables = variables
     step.parameters = parameters
+    step.shared = shared
     step.derivative = f
     step.xp = xp
     return step
 
 
-def odeint(f, method: str = "exp_euler", xp=numpy):
+def odeint(f, method: str = "exp_euler", xp=numpy, shared=()):
     """One-step integrator for the derivative function ``f``.
 
     Parameters
@@ -482,16 +569,39 @@ def odeint(f, method: str = "exp_euler", xp=numpy):
     xp : module
         Array namespace whose functions the step calls (``numpy``, ``jax.numpy``,
         ``cupy``).
+    shared : sequence of str
+        The parameters that are the same for every element (a neuron model's ``tau``,
+        not its per-neuron input). Every subexpression of only these, ``t`` and ``dt``
+        is computed once, before the per-element lines: ``step.constants``.
 
     Returns
     -------
     step : function
         ``step(x, y, ..., t, dt, p1, p2, ...) -> x_new`` (or a tuple for several
-        variables). Its generated source is ``step.source``. The same (f, method, xp)
-        returns the same function object.
+        variables), correct for any mix of scalars and arrays. Its generated source is
+        ``step.source``. For a compiled loop over elements it comes in two parts:
+        ``step.constants(t, dt, *shared) -> tuple``, once per step, and
+        ``step.per_element(x, y, ..., *others, constants)``, the same arithmetic as
+        ``step`` per element (``others``: the parameters not shared). The same
+        (f, method, xp, shared) returns the same function object.
+
+    >>> def lif(v, t, tau, el, i_syn):
+    ...     return (el - v + i_syn) / tau
+    >>> step = odeint(lif, "exp_euler", shared=("tau", "el"))
+    >>> print(step.per_element.source)
+    def per_element(v, i_syn, constants):
+        \"\"\"lif's exp_euler step of one element (or array) given step.constants(...).\"\"\"
+        el, _c0 = constants
+        # exponential Euler: x_new = x + expm1(A*dt)/A * f, A = df/dx, others held
+        v_new = _c0*(el + i_syn - v) + v
+        return v_new
+    <BLANKLINE>
+    >>> step.constants(0.0, 0.1, 10.0, -60.0) == (-60.0, -math.expm1(-0.01))
+    True
     """
     _check_method(method)
-    return _build(f, method, xp)
+    _, parameters = _signature(f)
+    return _build(f, method, xp, _check_shared(getattr(f, "__name__", "f"), parameters, shared))
 
 
 def _decay(g, t, tau):

@@ -237,7 +237,9 @@ class NeuronModel:
     """A neuron model: its state variables, derivative, parameter class and update.
 
     ``update(*state, i_syn, last_spike, step, dt, params, integrator, xp)`` returns
-    ``(*new_state, spiked, last_spike)``.
+    ``(*new_state, spiked, last_spike)``. ``inputs``: the derivative's parameters that
+    differ from neuron to neuron (the synaptic input); the others are the same for the
+    whole population, so the integrator computes what depends only on them once per step.
     """
 
     name: str
@@ -245,10 +247,17 @@ class NeuronModel:
     derivative: Callable
     params_type: type
     update: Callable
+    inputs: tuple[str, ...] = ("i_syn",)
 
     def integrator(self, method: str = "exp_euler", xp=np):
-        """The generated one-step integrator of the derivative (see ``odeint``)."""
-        return odeint(self.derivative, method, xp)
+        """The generated one-step integrator of the derivative (see ``odeint``), its loop
+        invariants in ``integrator.constants`` (``shared``: every parameter but the inputs)."""
+        return odeint(self.derivative, method, xp, shared=self.shared)
+
+    @property
+    def shared(self) -> tuple[str, ...]:
+        """The derivative's parameters that are the same for every neuron, in its order."""
+        return tuple(p for p in odeint(self.derivative).parameters if p not in self.inputs)
 
 
 LIF = NeuronModel("lif", ("v",), lif_derivative, LIFParams, lif_update)

@@ -40,7 +40,7 @@ from types import FunctionType
 import numpy as np
 
 from .errors import SynbenchError
-from .integrators import _check_method, decay_factor, odeint
+from .integrators import decay_factor, odeint
 
 
 def _positive(owner, **values) -> None:
@@ -63,9 +63,10 @@ def _two_stage(state, factors):
 
 
 def _integrated(state, factors):
-    """Two variables advanced by the generated integrator bound as ``integrate``."""
-    (g, x), params = state, factors
-    return integrate(g, x, 0.0, *params)  # noqa: F821 - bound by bind_integrator
+    """Two variables advanced by the generated integrator's ``per_element`` step, bound
+    as ``integrate``; ``factors`` are its loop invariants (``constants``)."""
+    (g, x) = state
+    return integrate(g, x, factors)  # noqa: F821 - bound by bind_integrator
 
 
 @functools.cache
@@ -118,7 +119,7 @@ class SynapseModel:
         integrator = self.integrator(method, xp)
         if integrator is None:
             return self.advance_template
-        return bind_integrator(self.advance_template, integrator)
+        return bind_integrator(self.advance_template, integrator.per_element)
 
     def time_constants(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name.startswith("tau")}
@@ -247,13 +248,14 @@ class NMDA(SynapseModel):
         _positive("NMDA", tau_decay=self.tau_decay, tau_rise=self.tau_rise, a=self.a)
 
     def factors(self, dt, method="exp_euler"):
-        _check_method(method)
-        return (float(dt), self.tau_decay, self.tau_rise, self.a)
+        """The integrator's loop invariants (t = 0: the kinetics do not depend on t)."""
+        return tuple(float(c) for c in self.integrator(method).constants(
+            0.0, float(dt), self.tau_decay, self.tau_rise, self.a))
 
     advance_template = staticmethod(_integrated)
 
     def integrator(self, method="exp_euler", xp=np):
-        return odeint(nmda_derivative, method, xp)
+        return odeint(nmda_derivative, method, xp, shared=("tau_decay", "tau_rise", "a"))
 
 
 #: Synapse models by the name the CLI and ``coba(synapse=...)`` take.
