@@ -213,13 +213,15 @@ def lif_update(t, group, neurons, i_syn, spikes, params):
     loop vectorises. Integrates in float64 and rounds to the state's dtype before the
     threshold, like the NumPy update. Returns the number of spikes.
     """
-    # Tuples indexed, never unpacked: Numba's parallel loops (0.68) lose the writes
-    # into an array unpacked from a tuple. The group's slices start at 0, which LLVM
+    # Arrays taken from tuples one by one, never unpacked: Numba's parallel loops (0.68)
+    # lose the writes into an array unpacked from a tuple. The group's slices start at 0, which LLVM
     # knows are not negative (so the loop vectorises).
     start, stop, conductances, outputs, factors = group[0], group[1], group[2], group[3], group[4]
-    v, last_spike = neurons[0][start:stop], neurons[1][start:stop]
+    v = neurons[0][start:stop]
+    last_spike = neurons[1][start:stop]
     jump = neurons[2][start:stop] if with_jumps else neurons[2]
-    group_i_syn, group_spikes = i_syn[start:stop], spikes[start:stop]
+    group_i_syn = i_syn[start:stop]
+    group_spikes = spikes[start:stop]
     dt, ref_steps, shared, v_th, v_reset = params
     constants = integrate_constants(t * dt, dt, *shared)
     zero = v.dtype.type(0)
@@ -252,12 +254,15 @@ def hh_update(t, group, neurons, i_syn, spikes, params):
     loop); one spikes where V crosses v_th upward in this step and it is not refractory.
     Returns the number of spikes.
     """
-    # Tuples indexed, never unpacked; the group's slices (see lif_update).
+    # Arrays taken one by one, never unpacked; the group's slices (see lif_update).
     start, stop, conductances, outputs, factors = group[0], group[1], group[2], group[3], group[4]
-    v, m, h, n = (neurons[0][start:stop], neurons[1][start:stop], neurons[2][start:stop],
-                  neurons[3][start:stop])
+    v = neurons[0][start:stop]
+    m = neurons[1][start:stop]
+    h = neurons[2][start:stop]
+    n = neurons[3][start:stop]
     last_spike = neurons[4][start:stop]
-    group_i_syn, group_spikes = i_syn[start:stop], spikes[start:stop]
+    group_i_syn = i_syn[start:stop]
+    group_spikes = spikes[start:stop]
     dt, ref_steps, shared, v_th = params
     constants = integrate_constants(t * dt, dt, *shared)
     zero = v.dtype.type(0)
@@ -269,7 +274,8 @@ def hh_update(t, group, neurons, i_syn, spikes, params):
             current = group_i_syn[i]
         decay(i, conductances, factors)
         refractory = t - last_old <= ref_steps
-        v_new, m[i], h[i], n[i] = integrate(v_old, m[i], h[i], n[i], current, constants)
+        v_new, m_new, h_new, n_new = integrate(v_old, m[i], h[i], n[i], current, constants)
+        m[i], h[i], n[i] = m_new, h_new, n_new
         v_new = v.dtype.type(v_new)  # the value stored decides the spike
         spiked = (not refractory) & (v_old < v_th) & (v_new >= v_th)
         v[i] = v_new
@@ -497,11 +503,13 @@ class Simulation:
                        np.zeros((0,) * len(state_shape(entry.state, conn)), dtype))
             data = entry.prepare(conn, 1.0 if weights.size else p.weight, dtype)
             state = [entry.init_state(data) for _ in model.variables]
-            out = np.zeros(0, dtype)
+            # The conductance is summed into ``out`` (n_post) where the state is not on
+            # the post neurons; the sum with an initial conductance is ``g_total``.
+            out = np.zeros(0 if entry.state == "post" else conn.n_post, dtype)
             g_init = spec.initial_g.get(p.name)
             g_init = np.zeros(0, dtype) if g_init is None else np.array(g_init, dtype)
             g_total = np.zeros(0, dtype)
-            # The array the post neurons read the conductance from: its row.
+            # What the post neurons read the conductance from is a row of ``rows``.
             if g_init.size:
                 g_total = next(rows[p.post])
             elif entry.state == "post":
