@@ -12,10 +12,11 @@ set up outside the timed body and tracked apart (``track_compile_s``).
 import tempfile
 import time
 
+from synbench.core import registry
 from synbench.core.delays import MECHANISMS
 from synbench.core.errors import SynbenchError
 from synbench.core.synapses import MODELS
-from synbench.run import n_steps_for, plan_delays
+from synbench.run import n_steps_for, plan_delays, threads_of
 
 from .common import (
     DT,
@@ -188,3 +189,41 @@ class CobaDelays(_NetworkRun):
 class Cuba(_NetworkRun):
     network = "cuba"
     params = (ENTRY_IDS, [4000])
+
+
+class CobaThreads(_NetworkRun):
+    """COBA on the multi-threaded backend (numba_parallel) at 1 to 16 threads, n = 4000
+    and 64000 (p = 80/n); counts above what this machine allows (``NUMBA_NUM_THREADS``,
+    its cores by default) are skipped.
+
+    Predicted: gathers onto post neurons (``csr``, ``post_slice``) and the neuron pass
+    scale with the threads until memory bandwidth runs out; scatters (``pre_slice``,
+    ``pre2post``) scale less, each thread walking every spike to find its own block of
+    post neurons; at n = 4000 a step is a few microseconds, so starting the threads of
+    every parallel loop costs as much as the work and one thread may be fastest.
+    """
+
+    params = ([e for e in ENTRY_IDS if registry.BACKENDS[e.rsplit("-", 1)[1]].threaded],
+              [1, 2, 4, 8, 16], SIZES)
+    param_names = ("entry", "threads", "n")
+
+    def setup(self, entry_id, threads, n):
+        strategy, backend = entry_id.rsplit("-", 1)
+        try:
+            self.threads = threads_of(backend_module(registry.get(strategy, backend)),
+                                      backend, threads)
+        except SynbenchError as err:  # more threads than this machine allows
+            raise NotImplementedError(str(err)) from None
+        self.threads.__enter__()  # held until teardown: setup compiles, time_run runs
+        super().setup(entry_id, n)
+
+    def teardown(self, entry_id, threads, n):
+        self.threads.__exit__(None, None, None)
+
+    def time_run(self, entry_id, threads, n):
+        super().time_run(entry_id, n)
+
+    def track_rate_hz(self, entry_id, threads, n):
+        return super().track_rate_hz(entry_id, n)
+
+    track_rate_hz.unit = "Hz"

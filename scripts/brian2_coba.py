@@ -14,6 +14,9 @@ Brian's exponential Euler therefore takes an exp per neuron and step for v, ge a
 (about two thirds of its run time at n = 4000, by Brian's own profiling), work that
 synbench's update does not do; ``--method euler`` gives Brian's cheapest update instead.
 
+``--threads N`` builds Brian with OpenMP on N threads (its ``openmp_threads``), to set
+against synbench's numba_parallel backend on as many (``scripts/vs_brian2.py --threads``).
+
 ``--delay`` gives both sides the same transmission delays (``coba(n, delay=...)``: one
 number of ms, or LOW:HIGH for random per-synapse delays drawn from the network seed):
 each Brian ``Synapses`` gets the spec's delay of every synapse (:func:`synapse_table`).
@@ -52,7 +55,7 @@ def synapse_table(spec, conns, dt=DT_MS):
     return table
 
 
-def build(n, duration_ms, workdir, method="exponential_euler", delay=0.0):
+def build(n, duration_ms, workdir, method="exponential_euler", delay=0.0, threads=1):
     from brian2 import (
         Network,
         NeuronGroup,
@@ -70,7 +73,9 @@ def build(n, duration_ms, workdir, method="exponential_euler", delay=0.0):
     p = spec.params
     conns = spec.connectivity()
     set_device("cpp_standalone", directory=workdir, build_on_run=False)
-    prefs.devices.cpp_standalone.openmp_threads = 0  # single-threaded, like synbench's Numba
+    # One thread: no OpenMP at all (like synbench's numba backend); more: OpenMP with
+    # that many (like numba_parallel --threads N).
+    prefs.devices.cpp_standalone.openmp_threads = 0 if threads == 1 else threads
     defaultclock.dt = DT_MS * ms
     exc = next(proj for proj in spec.projections if proj.pre == "E")
     inh = next(proj for proj in spec.projections if proj.pre == "I")
@@ -100,7 +105,8 @@ def build(n, duration_ms, workdir, method="exponential_euler", delay=0.0):
     counts = np.bincount(np.asarray(monitor.i), minlength=spec.n)
     seconds = duration_ms / 1000.0
     rates = {g.name: float(counts[g.start:g.stop].mean() / seconds) for g in spec.groups}
-    return {"n": n, "duration_ms": duration_ms, "run_s": device._last_run_time,
+    return {"n": n, "duration_ms": duration_ms, "threads": threads,
+            "run_s": device._last_run_time,
             "rates_hz": rates, "n_syn": int(sum(len(s) for s in net.objects if
                                                 isinstance(s, Synapses))),
             "binary": str(pathlib.Path(workdir, "main").resolve())}
@@ -116,7 +122,10 @@ if __name__ == "__main__":
                              "cheaper: no exp per neuron and step)")
     parser.add_argument("--delay", default="0", metavar="MS|LOW:HIGH",
                         help="synbench's coba(delay=...): ms, or LOW:HIGH per synapse")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="OpenMP threads (default 1: built without OpenMP)")
     args = parser.parse_args()
     low, _, high = args.delay.partition(":")
     delay = (float(low), float(high)) if high else float(low)
-    print(json.dumps(build(args.n, args.duration, args.workdir, args.method, delay)))
+    print(json.dumps(build(args.n, args.duration, args.workdir, args.method, delay,
+                           args.threads)))

@@ -1,6 +1,7 @@
 """Time a synbench kernel against Brian 2's C++ standalone mode on the same COBA network.
 
     python scripts/vs_brian2.py --n 4000 64000 256000 --repeats 5
+    NUMBA_NUM_THREADS=16 python scripts/vs_brian2.py --n 256000 --threads 1 2 4 8 16
 
 needs Brian 2 in its own virtual environment (see scripts/brian2_coba.py; point
 ``--brian-python`` or $BRIAN_PYTHON at its interpreter). For each n it builds and compiles
@@ -39,10 +40,10 @@ def run_measured(cmd, **kwargs):
     return out, usage.ru_maxrss / 1024  # ru_maxrss is in kB on Linux
 
 
-def brian_build(brian_python, n, duration, workdir, method, delay="0"):
+def brian_build(brian_python, n, duration, workdir, method, delay="0", threads=1):
     cmd = [brian_python, str(HERE / "brian2_coba.py"), "--n", str(n),
            "--duration", str(duration), "--workdir", workdir, "--method", method,
-           "--delay", delay]
+           "--delay", delay, "--threads", str(threads)]
     out, _ = run_measured(cmd, stderr=subprocess.DEVNULL)
     return json.loads(out.strip().splitlines()[-1])
 
@@ -54,10 +55,10 @@ def brian_run(binary):
     return run_s, peak_mb
 
 
-def synbench_run(n, duration, strategy, backend, json_path, delay="0"):
+def synbench_run(n, duration, strategy, backend, json_path, delay="0", threads=None):
     cmd = [sys.executable, "-m", "synbench", "run", "--n", str(n), "--duration", str(duration),
            "--strategy", strategy, "--backend", backend, "--no-progress", "--json", json_path,
-           "--delay", delay]
+           "--delay", delay, *(["--threads", str(threads)] if threads else [])]
     _, peak_mb = run_measured(cmd)
     return json.loads(pathlib.Path(json_path).read_text()), peak_mb
 
@@ -68,33 +69,43 @@ def main():
     parser.add_argument("--duration", type=float, default=1000.0, help="ms (default 1000)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--strategy", default="pre_slice")
-    parser.add_argument("--backend", default="numba")
+    parser.add_argument("--backend", default=None,
+                        help="(default numba; numba_parallel with --threads)")
     parser.add_argument("--brian-python",
                         default=os.environ.get("BRIAN_PYTHON", "/opt/brian_venv/bin/python"))
     parser.add_argument("--brian-method", default="exponential_euler",
                         help="Brian's state updater (see scripts/brian2_coba.py)")
     parser.add_argument("--delay", default="0", metavar="MS|LOW:HIGH",
                         help="the same delays on both sides: ms, or LOW:HIGH per synapse")
+    parser.add_argument("--threads", type=int, nargs="+", default=None, metavar="N",
+                        help="thread counts: Brian 2 with OpenMP on N threads against "
+                             "synbench's numba_parallel --threads N (needs NUMBA_NUM_THREADS "
+                             ">= the largest N)")
     parser.add_argument("--json", help="write every measurement here")
     args = parser.parse_args()
+    if args.backend is None:
+        args.backend = "numba" if args.threads is None else "numba_parallel"
+    if args.threads is not None and args.backend != "numba_parallel":
+        sys.exit("error: --threads compares against numba_parallel; leave --backend out")
     if not pathlib.Path(args.brian_python).exists():
         sys.exit(f"error: no Brian 2 interpreter at {args.brian_python}; create one with "
                  "'python3 -m venv /opt/brian_venv && /opt/brian_venv/bin/pip install brian2 "
                  "\"numpy<2.4\"' or pass --brian-python")
     records = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n in args.n:
-            built = brian_build(args.brian_python, n, args.duration, f"{tmp}/brian_{n}",
-                                args.brian_method, args.delay)
+        for n, threads in [(n, t) for n in args.n for t in args.threads or [None]]:
+            built = brian_build(args.brian_python, n, args.duration,
+                                f"{tmp}/brian_{n}_{threads}", args.brian_method, args.delay,
+                                threads or 1)
             pairs = []
             for _ in range(args.repeats):
                 brian_s, brian_mb = brian_run(built["binary"])
                 ours, ours_mb = synbench_run(n, args.duration, args.strategy, args.backend,
-                                             f"{tmp}/synbench_{n}.json", args.delay)
+                                             f"{tmp}/synbench_{n}.json", args.delay, threads)
                 pairs.append({"brian_s": brian_s, "brian_peak_mb": brian_mb,
                               "synbench_s": ours["wall_s"], "synbench_peak_mb": ours_mb})
             record = {"n": n, "duration_ms": args.duration, "brian_method": args.brian_method,
-                      "delay": args.delay,
+                      "delay": args.delay, "threads": threads,
                       "strategy": args.strategy, "backend": args.backend,
                       "brian_rates_hz": built["rates_hz"], "synbench_rates_hz": ours["rates_hz"],
                       "brian_n_syn": built["n_syn"], "pairs": pairs,
@@ -114,7 +125,8 @@ def summary_line(record):
 
     rates = "/".join(f"{v:.1f}" for v in record["synbench_rates_hz"].values())
     brian_rates = "/".join(f"{v:.1f}" for v in record["brian_rates_hz"].values())
-    return (f"n={record['n']}: {record['strategy']} ({record['backend']}) "
+    threads = f", {record['threads']} threads" if record.get("threads") else ""
+    return (f"n={record['n']}{threads}: {record['strategy']} ({record['backend']}) "
             f"{median('synbench_s'):.3f} s, peak {median('synbench_peak_mb'):.0f} MB, "
             f"rates E/I {rates} Hz | Brian 2 standalone ({record['brian_method']}) "
             f"{median('brian_s'):.3f} s, "

@@ -64,6 +64,13 @@ def _add_network_args(p: argparse.ArgumentParser) -> None:
                    help="how per-synapse delays are held (default: each strategy's own; "
                         "naming one puts a one-number --delay through it too)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_threads_arg(p)
+
+
+def _add_threads_arg(p) -> None:
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads of the multi-threaded backend numba_parallel (default: "
+                        "NUMBA_NUM_THREADS, every core); its results are the same for any N")
 
 
 def _delay(text: str):
@@ -150,13 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ms: the step the delays are whole multiples of (default 0.1)")
     p.add_argument("--no-cache", action="store_true",
                    help="neither read nor write the cache of earlier results")
+    _add_threads_arg(p)
     return parser
 
 
 def cmd_list(args) -> None:
     reasons = registry.available()
     every = [MODELS[name]() for name in MODELS]
-    print(f"{'strategy':<16} {'backend':<8} {'state':<8} {'event':<6} {'exact for':<16} "
+    print(f"{'strategy':<16} {'backend':<14} {'state':<8} {'event':<6} {'exact for':<16} "
           f"{'delays':<12} needs / status")
     for entry in registry.entries(available_only=False):
         inexact = [model_name(m) for m in every if exactness(entry.state, m) is not None]
@@ -168,12 +176,12 @@ def cmd_list(args) -> None:
                   else f"unavailable: {entry.unavailable or reasons[entry.backend]}")
         exact_for = "all but " + ", ".join(inexact) if inexact else "every model"
         delays = _delay_mechanism(entry)
-        print(f"{entry.name:<16} {entry.backend:<8} {entry.state:<8} "
+        print(f"{entry.name:<16} {entry.backend:<14} {entry.state:<8} "
               f"{'yes' if entry.event_driven else 'no':<6} {exact_for:<16} {delays:<12} "
               f"{status}")
     for backend, reason in reasons.items():
         if reason is not None:
-            print(f"{'*':<16} {backend:<8} unavailable: {reason}")
+            print(f"{'*':<16} {backend:<14} unavailable: {reason}")
     print("delays: how per-synapse delays are held (--delay LOW:HIGH; --delay-mechanism "
           "chooses another); 'one only': one delay per projection")
     if args.synapse is not None:
@@ -197,7 +205,8 @@ def cmd_run(args) -> None:
     spec = _spec(args)
     result = run(spec, args.strategy, args.backend, duration=args.duration, dt=args.dt,
                  dtype=args.dtype, progress=not args.no_progress,
-                 allow_inexact=args.allow_inexact, delay_mechanism=args.delay_mechanism)
+                 allow_inexact=args.allow_inexact, delay_mechanism=args.delay_mechanism,
+                 threads=args.threads)
     rates = ", ".join(f"{k} {v:.2f} Hz" for k, v in result.rates.items())
     print(f"{spec.describe()}: {result.label}, {args.dtype}, {result.duration_ms:g} ms")
     print(f"rates: {rates}; {result.spike_ids.size} spikes, {result.events} synaptic events")
@@ -224,7 +233,7 @@ def cmd_compare(args) -> None:
                          dt=args.dt, dtype=args.dtype, progress=not args.no_progress,
                          log=lambda msg: print(msg, file=sys.stderr), reference=args.reference,
                          all_matrix=args.all_matrix, allow_inexact=args.allow_inexact,
-                         delay_mechanism=args.delay_mechanism)
+                         delay_mechanism=args.delay_mechanism, threads=args.threads)
     print(comparison.header())
     print(comparison.table())
     if args.json:
@@ -265,7 +274,8 @@ def cmd_autotune(args) -> None:
     delay = UniformDelay(*args.delay, seed=0) if isinstance(args.delay, tuple) else args.delay
     result = fastest(conn, backend=args.backend, rate_hz=args.rate, dtype=args.dtype,
                      budget_s=args.budget, cache=not args.no_cache, synapse=args.synapse,
-                     log=lambda line: print(line, file=sys.stderr), delay=delay, dt=args.dt)
+                     log=lambda line: print(line, file=sys.stderr), delay=delay, dt=args.dt,
+                     threads=args.threads)
     print(result)
 
 

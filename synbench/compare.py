@@ -25,6 +25,7 @@ from .run import (
     figure_and_axes,
     n_steps_for,
     run,
+    thread_count,
     unsuited_reason,
 )
 
@@ -50,7 +51,12 @@ class Row:
     @property
     def label(self) -> str:
         inexact = " INEXACT" if self.result is not None and self.result.inexact else ""
-        return f"{self.strategy or 'neurons alone'}-{self.backend}{inexact}"
+        return f"{self.strategy or 'neurons alone'}-{self.backend_label}{inexact}"
+
+    @property
+    def backend_label(self) -> str:
+        """The backend, with its thread count where it has threads of its own."""
+        return self.backend if self.result is None else self.result.backend_label
 
     @property
     def agrees(self) -> str:
@@ -103,7 +109,7 @@ class Comparison:
                 continue
             rates = "/".join(f"{v:.1f}" for v in r.rates.values())
             lines.append((
-                row.strategy or "neurons alone", row.backend, f"{r.compile_s:.2f}",
+                row.strategy or "neurons alone", row.backend_label, f"{r.compile_s:.2f}",
                 f"{r.wall_s:.3f}", _fmt(row.speedup, "x"), _fmt(row.vs_neurons, "x"),
                 f"{r.held_bytes / 2**20:.3g}" if r.held_bytes else "",
                 f"{r.events / r.wall_s:.3g}" if r.events and r.wall_s else "",
@@ -137,8 +143,8 @@ class Comparison:
 
         rows = sorted((r for r in self.rows if r.result is not None),
                       key=lambda r: r.result.wall_s, reverse=True)
-        colors = {"numpy": "tab:blue", "numba": "tab:orange", "jax": "tab:green",
-                  "cupy": "tab:red"}
+        colors = {"numpy": "tab:blue", "numba": "tab:orange", "numba_parallel": "tab:brown",
+                  "jax": "tab:green", "cupy": "tab:red"}
         fig, ax = figure_and_axes(ax, (9, 0.35 * len(rows) + 1.5))
         y = range(len(rows))
         ax.barh(list(y), [r.result.wall_s for r in rows],
@@ -229,6 +235,17 @@ def select(strategies=None, backends=None) -> tuple[list[registry.Entry], list[R
     return runnable, skipped
 
 
+def _check_threads(threads, entries) -> None:
+    """Refuse a thread count no selected backend takes, or one too large, up front."""
+    if threads is None:
+        return
+    threaded = [e.backend for e in entries if registry.BACKENDS[e.backend].threaded]
+    if not threaded:
+        raise SynbenchError("threads (--threads) is for numba_parallel, which is not among "
+                            "the selected backends")
+    thread_count(registry.BACKENDS[threaded[0]].load(), threaded[0], threads)
+
+
 def compare(
     spec: NetworkSpec,
     strategies: list[str] | None = None,
@@ -242,6 +259,7 @@ def compare(
     all_matrix: bool = False,
     allow_inexact: bool = False,
     delay_mechanism: str | None = None,
+    threads: int | None = None,
 ) -> Comparison:
     """Run every selected entry (plus neurons alone per backend) and cross-check.
 
@@ -264,7 +282,9 @@ def compare(
     per-synapse delays through ``delay_mechanism``, None for each strategy's own); the
     others are listed as skipped with the reason, or refused when named in
     ``strategies``. ``allow_inexact=True`` runs
-    them too, labelled inexact in every row (for teaching).
+    them too, labelled inexact in every row (for teaching). ``threads``: the CPU threads
+    of the multi-threaded backends (numba_parallel; None: every core), shown beside
+    their name.
     """
     check_spec(spec)
     n_steps_for(duration, dt)
@@ -284,6 +304,7 @@ def compare(
     if why is not None:
         raise SynbenchError(f"the reference must be exact: {why}")
     runnable, skipped = select(strategies, backends)
+    _check_threads(threads, runnable)
     inexact = [e for e in runnable if registry.inexact_reason(e.name, models)]
     if inexact and not allow_inexact:
         if strategies:
@@ -325,7 +346,8 @@ def compare(
         try:
             result = run(spec, strategy, backend, duration=duration, dt=dt, dtype=dtype,
                          progress=progress, conns=conns, allow_inexact=allow_inexact,
-                         delay_mechanism=delay_mechanism if strategy is not None else None)
+                         delay_mechanism=delay_mechanism if strategy is not None else None,
+                         threads=threads if registry.BACKENDS[backend].threaded else None)
         except SynbenchError as err:  # a structure that does not fit here, for example
             if dtype == "float64":
                 float64_failures[key] = str(err)

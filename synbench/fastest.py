@@ -99,6 +99,7 @@ from .core.reference import (
     reference_conductances,
     reference_scales,
 )
+from .run import thread_count, threads_of
 
 DT_MS = 0.1
 TAU_MS = 5.0  # the decay used while timing: exp(-dt / tau_exc) of COBA
@@ -171,11 +172,16 @@ class FastestResult:
     mechanisms: dict = field(default_factory=dict, compare=False)
     delay_steps: object = field(default=None, repr=False, compare=False)
     dt: float = DT_MS
+    #: The CPU threads a multi-threaded backend was timed on (numba_parallel), else None.
+    threads: int | None = None
 
     @property
     def per_synapse_delays(self) -> bool:
         """Whether per-synapse delays were timed (through ``mechanism``)."""
         return self.mechanism is not None
+
+    def _backend(self) -> str:
+        return self.backend if self.threads is None else f"{self.backend} ({self.threads} threads)"
 
     def label(self, strategy: str | None = None) -> str:
         """``strategy`` (default: the winner) as ranked: with per-synapse delays, its
@@ -239,7 +245,7 @@ class FastestResult:
         if self.tuning_s is not None and not self.from_cache:
             source += f" in {self.tuning_s:.1f} s"
         lines = [
-            f"fastest {self.backend} kernel for {sig['n_pre']} -> {sig['n_post']} neurons, "
+            f"fastest {self._backend()} kernel for {sig['n_pre']} -> {sig['n_post']} neurons, "
             f"{sig['n_syn']} synapses (density {density:.3g}), {self.dtype}, "
             f"{sig['weight']} weight{self._delay_text()}: {self.label()}",
             f"ranked by {self.criterion} (Poisson spikes, dt = {DT_MS:g} ms; {source})",
@@ -305,6 +311,7 @@ def fastest(
     log=None,
     delay=None,
     dt: float = DT_MS,
+    threads: int | None = None,
 ) -> FastestResult:
     """Time the strategies of ``backend`` on ``conn`` and return the fastest correct one.
 
@@ -350,6 +357,9 @@ def fastest(
         through each suited strategy's default delay mechanism (``result.mechanism``).
     dt : float
         The step in ms that the delays are whole multiples of (default 0.1).
+    threads : int, optional
+        CPU threads of a multi-threaded backend (numba_parallel; default: every core,
+        ``NUMBA_NUM_THREADS``). Part of the cache key: the ranking changes with cores.
 
     Returns
     -------
@@ -371,11 +381,13 @@ def fastest(
     budget_s = _check_budget(budget_s)
     conn, weight, order = _canonical_input(conn, weight, n_pre, n_post)
     module = registry.BACKENDS[backend].load()  # SynbenchError naming what to install
+    threads = thread_count(module, backend, threads)
     weight = registry.as_weight(1.0 if weight is None else weight, conn.n_syn, np.float64)
     dt = _check_dt(dt)
     steps = _delay_steps(delay, conn, order, dt)
     per_synapse = core_delays.per_synapse(steps)
-    used = dict(connectivity=conn, weight=weight, order=order, delay_steps=steps, dt=dt)
+    used = dict(connectivity=conn, weight=weight, order=order, delay_steps=steps, dt=dt,
+                threads=threads)
     candidates, skipped = _candidates(backend, strategies)
     candidates = _exact(candidates, skipped, synapse, strategies)
     candidates = _suited(candidates, skipped, conn, weight, strategies)
@@ -392,6 +404,8 @@ def fastest(
         "strategies": list(wanted) if strategies or synapse is not None else None,
         "libraries": _library_versions(backend, module),
     }
+    if threads is not None:
+        key["threads"] = threads
     if per_synapse:
         key["delays"] = delays_signature(steps, dt)
         reference = _DelayedReference(conn, weight, dtype, steps)
@@ -421,8 +435,9 @@ def fastest(
             f"neurons, {conn.n_syn} synapses{held}, at {', '.join(f'{r:g}' for r in rates)} "
             f"Hz (budget {budget_s:g} s)")
     delayed = None if not per_synapse else _Delayed(steps, mechanisms)
-    table, more_skipped, complete = _tune(candidates, module, conn, weight, dtype, rates,
-                                          reference, start + budget_s, delayed)
+    with threads_of(module, backend, threads):
+        table, more_skipped, complete = _tune(candidates, module, conn, weight, dtype, rates,
+                                              reference, start + budget_s, delayed)
     skipped.update(more_skipped)
     ranking = _rank(table, rates)
     if not ranking:
@@ -1089,7 +1104,7 @@ def _library_versions(backend, module) -> dict:
     import sys
 
     versions = {"python": platform.python_version(), "numpy": np.__version__}
-    lib = {"numba": "numba", "jax": "jax", "cupy": "cupy"}.get(backend)
+    lib = {"numba": "numba", "numba_parallel": "numba", "jax": "jax", "cupy": "cupy"}.get(backend)
     if lib and lib in sys.modules:
         versions[lib] = getattr(sys.modules[lib], "__version__", "?")
     try:

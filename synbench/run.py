@@ -70,6 +70,9 @@ class RunResult:
     inexact: str | None = None
     #: Estimated bytes the strategy holds for the network: structures, weights, states.
     held_bytes: int = 0
+    #: The CPU threads a multi-threaded backend ran on (numba_parallel); None for the
+    #: others (one thread, or as the library decides: JAX).
+    threads: int | None = None
     #: What a Monitor recorded: variable -> (n_samples, n_neurons) array, the population
     #: indices of its columns, and the time of each sample (ms).
     traces: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
@@ -79,7 +82,12 @@ class RunResult:
     @property
     def label(self) -> str:
         tag = " INEXACT" if self.inexact else ""
-        return f"{self.strategy or 'neurons alone'} ({self.backend}){tag}"
+        return f"{self.strategy or 'neurons alone'} ({self.backend_label}){tag}"
+
+    @property
+    def backend_label(self) -> str:
+        """The backend, with its thread count where it has threads of its own."""
+        return self.backend if self.threads is None else f"{self.backend} x{self.threads}"
 
     @property
     def duration_ms(self) -> float:
@@ -113,7 +121,7 @@ class RunResult:
             "rates_hz": self.rates, "wall_s": self.wall_s, "compile_s": self.compile_s,
             "events": self.events,
             "events_per_s": self.events / self.wall_s if self.wall_s else None,
-            "inexact": self.inexact, "held_bytes": self.held_bytes,
+            "inexact": self.inexact, "held_bytes": self.held_bytes, "threads": self.threads,
         }
 
     def plot_raster(self, path: str | None = None, ax=None, max_points: int = 200_000):
@@ -344,6 +352,7 @@ def run(
     allow_inexact: bool = False,
     monitor: Monitor | None = None,
     delay_mechanism: str | None = None,
+    threads: int | None = None,
 ) -> RunResult:
     """Simulate ``spec`` for ``duration`` ms with one strategy on one backend.
 
@@ -356,6 +365,9 @@ def run(
     ``result.traces``. Projections with per-synapse delays go through
     ``delay_mechanism`` ('spike_ring', 'input_ring', 'spike_queue'; None: the strategy's
     default, ``core.delays``); naming one puts one-number delays through it too.
+    ``threads``: how many CPU threads a multi-threaded backend (numba_parallel) runs on
+    (None: its default, ``NUMBA_NUM_THREADS``, every core); its results are the same
+    for any count.
 
     >>> from synbench import coba, run
     >>> result = run(coba(1000), "pre_slice", "numpy", duration=10.0)  # doctest: +SKIP
@@ -369,6 +381,7 @@ def run(
     dtype = check_dtype(dtype)
     registry.check_names(strategy, backend)
     module = registry.BACKENDS[backend].load()
+    using_threads = threads_of(module, backend, threads)
     entry = registry.get(strategy, backend) if strategy is not None else None
     inexact = check_exact(spec, strategy, allow_inexact)
     if chunk_steps is None:
@@ -391,7 +404,52 @@ def run(
         weighted, conns, plan = spec, {}, None
 
     delay_option = {} if plan is None else {"delays": plan}
-    sim = module.Simulation(weighted, entry, conns, dt, dtype, chunk_steps, **delay_option)
+    with using_threads as threads:
+        result = _simulate(module.Simulation(weighted, entry, conns, dt, dtype, chunk_steps,
+                                             **delay_option), progress, n_steps, chunk_steps,
+                           dt, strategy, backend, monitor)
+    steps, ids, wall_s, compile_s, samples = result
+    spike_steps = np.concatenate(steps).astype(np.int32) if steps else np.zeros(0, np.int32)
+    spike_ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, np.int32)
+    return RunResult(
+        network=spec.name, n=spec.n, strategy=strategy, backend=backend, dtype=dtype, dt=dt,
+        n_steps=n_steps, spike_steps=spike_steps, spike_ids=spike_ids,
+        rates=_rates(spec, spike_ids, n_steps * dt),
+        wall_s=wall_s, compile_s=compile_s,
+        events=_events(spec, conns, spike_ids, n_steps, dt) if entry is not None else 0,
+        groups={g.name: (g.start, g.stop) for g in spec.groups},
+        spec_identity=spec.identity,
+        inexact=inexact,
+        held_bytes=sum(entry.nbytes(conns[p.name], dtype, p.synapse)
+                       for p in spec.projections) + delay_nbytes(plan, spec, conns, dtype)
+        if entry is not None else 0,
+        threads=threads,
+        **_traces(monitor, spec, samples, dt),
+    )
+
+
+def thread_count(module, backend: str, threads: int | None) -> int | None:
+    """The CPU threads ``backend`` (its loaded ``module``) will run on: ``threads``
+    checked, None giving its default; None for a backend without threads of its own."""
+    count = getattr(module, "thread_count", None)
+    if count is not None:
+        return count(threads)
+    if threads is not None:
+        raise SynbenchError(f"backend '{backend}' runs on one thread: threads (--threads) is "
+                            "for numba_parallel, which runs on every core")
+    return None
+
+
+def threads_of(module, backend: str, threads: int | None):
+    """A context in which ``backend`` runs on ``threads`` CPU threads, giving the count
+    (:func:`thread_count`)."""
+    count = thread_count(module, backend, threads)
+    return contextlib.nullcontext(None) if count is None else module.using_threads(count)
+
+
+def _simulate(sim, progress, n_steps, chunk_steps, dt, strategy, backend, monitor):
+    """Compile ``sim``, then advance it chunk by chunk: (spike steps and ids per chunk,
+    run seconds, compile seconds, the monitor's snapshots)."""
     start = time.perf_counter()
     sim.compile()
     compile_s = time.perf_counter() - start
@@ -420,23 +478,7 @@ def run(
             bar.update(size)
             if monitor is not None and size == monitor.every:
                 samples.append(sim.snapshot())
-
-    spike_steps = np.concatenate(steps).astype(np.int32) if steps else np.zeros(0, np.int32)
-    spike_ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, np.int32)
-    return RunResult(
-        network=spec.name, n=spec.n, strategy=strategy, backend=backend, dtype=dtype, dt=dt,
-        n_steps=n_steps, spike_steps=spike_steps, spike_ids=spike_ids,
-        rates=_rates(spec, spike_ids, n_steps * dt),
-        wall_s=wall_s, compile_s=compile_s,
-        events=_events(spec, conns, spike_ids, n_steps, dt) if entry is not None else 0,
-        groups={g.name: (g.start, g.stop) for g in spec.groups},
-        spec_identity=spec.identity,
-        inexact=inexact,
-        held_bytes=sum(entry.nbytes(conns[p.name], dtype, p.synapse)
-                       for p in spec.projections) + delay_nbytes(plan, spec, conns, dtype)
-        if entry is not None else 0,
-        **_traces(monitor, spec, samples, dt),
-    )
+    return steps, ids, wall_s, compile_s, samples
 
 
 def _monitored(monitor: Monitor, spec: NetworkSpec, variable: str) -> tuple[np.ndarray, int]:

@@ -21,7 +21,7 @@ from synbench.core.registry import Entry, available
 # before Numba is first imported, which reads it then.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(user_cache_dir() / "numba"))
 
-SLOW_BACKENDS = ("numba", "jax", "cupy")  # they compile before they run
+SLOW_BACKENDS = ("numba", "numba_parallel", "jax", "cupy")  # they compile before they run
 GPU_BACKENDS = ("cupy",)
 
 

@@ -63,7 +63,7 @@ def report(entry, call, fn):
 
 def in_users_jit(entry):
     # The same check inside the user's own compiled code.
-    if backend == "numba":
+    if backend in ("numba", "numba_parallel"):
         import numba
         step = entry.step
         return numba.njit(lambda data, g, spikes: step(data, g, spikes, 0.5))
@@ -198,7 +198,7 @@ def test_check_fits_sums_every_projection(monkeypatch):
 # --- random shapes and dtypes: the reference's conductances or a SynbenchError ---
 
 #: Examples per entry: each new type signature compiles anew on Numba and JAX.
-EXAMPLES = {"numpy": 40, "numba": 8, "jax": 8, "cupy": 8}
+EXAMPLES = {"numpy": 40, "numba": 8, "numba_parallel": 8, "jax": 8, "cupy": 8}
 
 
 @cache

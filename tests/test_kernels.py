@@ -24,7 +24,7 @@ RTOL = {"float64": 1e-12, "float32": 1e-5}
 # Where decay-then-deliver and the one-call step run the same operations in the same
 # order, they agree bit for bit; a compiler that fuses the step (XLA, nvcc) may round
 # once instead of twice.
-BIT_EXACT_BACKENDS = ("numpy", "numba")
+BIT_EXACT_BACKENDS = ("numpy", "numba", "numba_parallel")
 FUSED_RTOL = {"float64": 1e-12, "float32": 1e-6}
 
 
@@ -348,9 +348,9 @@ def test_nan_weight_is_refused(entry):
     check_nan_weight_is_refused(entry)
 
 
-def test_registry_lists_every_strategy_on_numpy_and_numba():
+def test_registry_lists_every_strategy_on_numpy_numba_and_numba_parallel():
     names = {(e.name, e.backend) for e in ENTRIES}
-    for backend in ("numpy", "numba"):
+    for backend in ("numpy", "numba", "numba_parallel"):
         missing = [s for s in strategies.names() if (s, backend) not in names]
         assert not missing, f"{backend} lacks {missing}"
 

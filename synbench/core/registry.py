@@ -200,6 +200,9 @@ class Backend:
     name: str
     module: str
     install: str
+    #: Runs on several CPU threads of its own (``run(threads=...)``; its package has
+    #: ``thread_count(threads)`` and ``using_threads(count)``).
+    threaded: bool = False
 
     def unavailable_reason(self) -> str | None:
         """None when the backend can run here, else why not and what to install."""
@@ -218,6 +221,8 @@ BACKENDS = {
     for b in (
         Backend("numpy", "synbench.impls.numpy", "pip install synbench"),
         Backend("numba", "synbench.impls.numba", "pip install synbench"),
+        Backend("numba_parallel", "synbench.impls.numba_parallel", "pip install synbench",
+                threaded=True),
         Backend("jax", "synbench.impls.jax", "pip install 'synbench[jax]'"),
         Backend("cupy", "synbench.impls.cupy", "pip install 'synbench[gpu]'"),
     )

@@ -1,4 +1,4 @@
-"""How it is computed: one package per backend (numpy, numba, jax, cupy).
+"""How it is computed: one package per backend (numpy, numba, numba_parallel, jax, cupy).
 
 Each package holds its protocol in ``__init__`` (``asarray``, ``to_numpy``,
 ``synchronize``, ``free_memory``, ``Simulation``), one module per strategy (its

@@ -213,18 +213,20 @@ def to_numpy(x):
     return np.asarray(x)
 
 
-def register(name, *, prepare, deliver, conductance, step=None, **extras):
+def register(name, *, prepare, deliver, conductance, step=None, backend="numba", **extras):
     """Register strategy ``name`` on Numba, its kernels behind the checks of their
     arguments (:func:`checked_kernels`).
 
     ``init_state`` gives zeros of the strategy's state kind; ``step`` defaults to
-    ``state *= decay`` then ``deliver`` (:func:`decay_then`).
+    ``state *= decay`` then ``deliver`` (:func:`decay_then`). ``backend`` is the name
+    registered: another backend of compiled Numba kernels (``numba_parallel``) shares
+    these checks, under keys and cache names of its own.
     """
     kind = strategies.strategy(name).state
     step = step or decay_then(deliver)
     return registry.register(
-        name, "numba", prepare=prepare, init_state=zeros(kind),
-        **checked_kernels(name, kind, deliver, step, conductance), **extras)
+        name, backend, prepare=prepare, init_state=zeros(kind),
+        **checked_kernels(name, kind, deliver, step, conductance, backend), **extras)
 
 
 def decay_then(deliver):
@@ -252,9 +254,10 @@ def decayed(state, decay):
 # --- the kernels' arguments checked, in compiled code ---
 
 
-def checked_kernels(name: str, kind: str, deliver, step, conductance) -> dict:
-    """Compiled ``deliver``, ``step`` and ``conductance`` of strategy ``name`` that check
-    their arguments first.
+def checked_kernels(name: str, kind: str, deliver, step, conductance,
+                    backend: str = "numba") -> dict:
+    """Compiled ``deliver``, ``step`` and ``conductance`` of strategy ``name`` on
+    ``backend`` that check their arguments first.
 
     The rules are ``registry.checked_kernels``' (a kernel must never read or write past
     an array's end), checked where they cost nothing: the types (ndim, dtype) when Numba
@@ -263,24 +266,34 @@ def checked_kernels(name: str, kind: str, deliver, step, conductance) -> dict:
     stay dispatchers, so they run inside the user's ``@njit`` loop and in the runner, and
     they are cached on disk with the kernels compiled in (:func:`cached_with_globals`).
     """
-    _UNCHECKED.update({(name, "deliver"): deliver, (name, "step"): step,
-                       (name, "conductance"): conductance})
+    key = kernel_key(name, backend)
+    _UNCHECKED.update({(key, "deliver"): deliver, (key, "step"): step,
+                       (key, "conductance"): conductance})
 
     def checked(template):
-        return cached_with_globals(template, name, depends_on=(deliver, step, conductance),
-                                   strategy=name, state_kind=kind)
+        return cached_with_globals(template, key, depends_on=(deliver, step, conductance),
+                                   strategy=key, state_kind=kind)
 
     # The runner builds its own data and states, so it calls the kernels unchecked.
     return {"deliver": checked(_checked_deliver), "step": checked(_checked_step),
             "conductance": checked(_checked_conductance), "unchecked": (step, deliver, conductance)}
 
 
-#: Each strategy's unchecked kernels, by (strategy, "deliver" | "step" | "conductance"):
-#: the checks below call them by name, so that no compiled function is passed as a
-#: value (which would keep Numba from caching the checked kernels).
+def kernel_key(name: str, backend: str = "numba") -> str:
+    """The name of strategy ``name``'s kernels on ``backend`` in :data:`_UNCHECKED` and in
+    the checked kernels' cache names: the strategy's name on ``numba``, prefixed with the
+    backend's on another (``numba_parallel.pre_slice``), so that no two backends' kernels
+    of one strategy meet under one key or one cached function."""
+    return name if backend == "numba" else f"{backend}.{name}"
+
+
+#: Each strategy's unchecked kernels, by (:func:`kernel_key`, "deliver" | "step" |
+#: "conductance"): the checks below call them by name, so that no compiled function is
+#: passed as a value (which would keep Numba from caching the checked kernels).
 _UNCHECKED = {}
 
-# What the templates of the checked kernels call: bound per strategy by checked_kernels.
+# What the templates of the checked kernels call: bound per strategy by checked_kernels
+# (``strategy`` is the kernels' :func:`kernel_key`).
 strategy = state_kind = None
 
 
