@@ -69,3 +69,33 @@ def test_the_brian_driver_sees_the_specs_delays():
         assert delay_ms.min() == pytest.approx(0.1) and delay_ms.max() == pytest.approx(5.0)
     (_, _, _, one), *_ = brian2_coba.synapse_table(coba(300, delay=1.5), conns)
     assert one.ndim == 0 and one == pytest.approx(1.5)
+
+
+def test_the_yardstick_driver_fails_with_one_line_without_its_script(tmp_path):
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "vs_fused.py"), "--fused",
+                           str(tmp_path / "nope.py")], capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "--fused" in proc.stderr
+
+
+def test_the_yardstick_driver_quotes_the_median_ratio(tmp_path):
+    # A stand-in yardstick that reports a fixed run time: the driver's arithmetic, checked.
+    fake = tmp_path / "coba_fused.py"
+    fake.write_text("import json; print(json.dumps({'run_s': 1e-6}))\n")
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "vs_fused.py"), "--fused", str(fake),
+                           "--n", "200", "--duration", "2", "--repeats", "1",
+                           "--backend", "numpy"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "yardstick 0.0000 s" in proc.stdout and "pre_slice (numpy)" in proc.stdout
+
+
+def test_brian_threads_are_set_against_numba_parallel():
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "vs_brian2.py"), "--threads", "2",
+                           "--backend", "numba"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "numba_parallel" in proc.stderr
+    pairs = [{"brian_s": 0.6, "brian_peak_mb": 1.0, "synbench_s": 0.2, "synbench_peak_mb": 1.0}]
+    record = {"n": 64000, "threads": 2, "strategy": "pre_slice", "backend": "numba_parallel",
+              "pairs": pairs, "synbench_rates_hz": {"E": 14.0}, "brian_rates_hz": {"E": 14.1},
+              "median_ratio": 3.0, "brian_method": "euler"}
+    assert vs_brian2.summary_line(record).startswith("n=64000, 2 threads: pre_slice")
