@@ -45,6 +45,10 @@ One module per strategy registers its functions with :func:`register`. ``step`` 
 and adds in one pass (dense, pre_ids, post_slice, csr): the same numbers, one pass
 over memory instead of two.
 
+A loop whose iterations write elements of their own (csr's rows, post_slice's
+synapses, dense's rows) is written ``numba.prange``: it runs as ``range`` here, and the
+numba_parallel backend compiles the very same kernel with it on every thread.
+
 Event-driven kernels walk ``for i in spiking(events)``, the tutorial's ``for i in
 range(n_pre): if spikes[i]:`` reading 8 neurons per test (usable in your code too).
 
@@ -477,8 +481,10 @@ def weights(conn, weight, dtype):
 
 @numba.njit(inline="always")
 def _weight_at(weight, k):
-    """Weight of synapse ``k``: ``weight[k]`` per synapse, ``weight[0]`` when shared."""
-    return weight[k if weight.size > 1 else 0]
+    """Weight of synapse ``k``: ``weight[k]`` per synapse, ``weight[0]`` when shared. ``k``
+    is taken as an int64: a ``numba.prange`` index may be unsigned, and unsigned-or-0
+    would be typed as a float."""
+    return weight[np.int64(k) if weight.size > 1 else 0]
 
 
 @numba.njit  # not cached: a generator loaded from the cache cannot be compiled into new callers

@@ -1,5 +1,7 @@
 """align_pre_csr on Numba: state per pre neuron, a row-wise sparse mat-vec onto post neurons."""
 
+from numba import prange
+
 from . import jit, register, zeroed
 from .csr import prepare
 
@@ -10,7 +12,7 @@ def deliver(data, state, events):
 
     Needs only the sizes. Cost per step: O(n_pre), whatever the firing rate.
     """
-    for i in range(data.n_pre):
+    for i in prange(data.n_pre):
         state[i] += events[i]
     return state
 
@@ -18,7 +20,7 @@ def deliver(data, state, events):
 @jit
 def step(data, state, spikes, decay):
     """``deliver`` fused with the decay: state = decay state + spikes, one pass."""
-    for i in range(data.n_pre):
+    for i in prange(data.n_pre):
         state[i] = state[i] * decay + spikes[i]
     return state
 
@@ -32,7 +34,7 @@ def conductance(data, state, out=None):
     whatever the firing rate: every synapse, every step.
     """
     out = zeroed(data, state, out)
-    for j in range(data.n_post):
+    for j in prange(data.n_post):
         acc = state.dtype.type(0)
         for k in range(data.indptr[j], data.indptr[j + 1]):
             acc += data.values[k] * state[data.indices[k]]

@@ -3,6 +3,7 @@
 from collections import namedtuple
 
 import numpy as np
+from numba import prange
 
 from . import SIZES, jit, post_is_state, register, sizes, weights
 
@@ -25,7 +26,7 @@ def deliver(data, g, events):
     Needs ``csc`` (and ``post_order`` for the weights). Cost per step: O(n_post + n_syn),
     whatever the firing rate: every row is walked. Parallel over post neurons.
     """
-    for j in range(data.n_post):
+    for j in prange(data.n_post):
         acc = g.dtype.type(0)
         for k in range(data.indptr[j], data.indptr[j + 1]):
             acc += data.values[k] * events[data.indices[k]]
@@ -36,7 +37,7 @@ def deliver(data, g, events):
 @jit
 def step(data, g, spikes, decay):
     """``deliver`` fused with the decay: g = decay g + W^T s, one pass over the rows."""
-    for j in range(data.n_post):
+    for j in prange(data.n_post):
         acc = g.dtype.type(0)
         for k in range(data.indptr[j], data.indptr[j + 1]):
             acc += data.values[k] * spikes[data.indices[k]]

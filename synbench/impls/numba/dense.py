@@ -2,6 +2,8 @@
 
 from collections import namedtuple
 
+from numba import prange
+
 from ...core.connect.structures import weight_matrix
 from ...core.registry import as_weight
 from . import SIZES, jit, register, sizes, zeroed
@@ -33,7 +35,7 @@ def deliver(data, g, events):
     whatever the firing rate. Rows are independent (parallel over pre neurons).
     """
     w = data.weight_matrix
-    for i in range(data.n_pre):
+    for i in prange(data.n_pre):
         a = g.dtype.type(events[i])
         for j in range(data.n_post):
             g[i, j] += a * w[i, j]
@@ -44,7 +46,7 @@ def deliver(data, g, events):
 def step(data, g, spikes, decay):
     """``deliver`` fused with the decay: one pass over the matrix instead of two."""
     w = data.weight_matrix
-    for i in range(data.n_pre):
+    for i in prange(data.n_pre):
         for j in range(data.n_post):
             g[i, j] = g[i, j] * decay + spikes[i] * w[i, j]
     return g

@@ -2,6 +2,8 @@
 
 from collections import namedtuple
 
+from numba import prange
+
 from . import SIZES, _weight_at, jit, register, sizes, weights, zeroed
 
 PostSliceData = namedtuple("PostSliceData", SIZES + ("post_slice", "pre_by_post", "weight"))
@@ -18,7 +20,7 @@ def prepare(conn, weight, dtype):
 def conductance(data, g, out=None):
     """Each post neuron sums its own contiguous slice: no scatter."""
     out = zeroed(data, g, out)
-    for j in range(data.n_post):
+    for j in prange(data.n_post):
         for k in range(data.post_slice[j, 0], data.post_slice[j, 1]):
             out[j] += g[k]
     return out
@@ -32,7 +34,7 @@ def deliver(data, g, events):
     per step: O(n_syn), whatever the firing rate; the conductance sums slices with no
     scatter. Parallel over synapses, and over post neurons for the conductance.
     """
-    for k in range(data.n_syn):
+    for k in prange(data.n_syn):
         g[k] += events[data.pre_by_post[k]] * _weight_at(data.weight, k)
     return g
 
@@ -40,7 +42,7 @@ def deliver(data, g, events):
 @jit
 def step(data, g, spikes, decay):
     """``deliver`` fused with the decay: one pass over the synapses instead of two."""
-    for k in range(data.n_syn):
+    for k in prange(data.n_syn):
         g[k] = g[k] * decay + spikes[data.pre_by_post[k]] * _weight_at(data.weight, k)
     return g
 

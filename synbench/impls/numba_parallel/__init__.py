@@ -58,7 +58,15 @@ from numba import prange
 
 from ...core.errors import SynbenchError
 from .. import import_strategies
-from ..numba import asarray, free_memory, spiking, synchronize, to_numpy
+from ..numba import (
+    _weight_at,
+    asarray,
+    free_memory,
+    spiking,
+    synchronize,
+    to_numpy,
+    with_globals,
+)
 from ..numba import register as _register_numba
 
 BACKEND = "numba_parallel"
@@ -98,12 +106,18 @@ def num_threads():
     return _num_threads()
 
 
-@numba.njit(inline="always")
-def weight_at(weight, k):
-    """Weight of synapse ``k``: ``weight[k]`` per synapse, ``weight[0]`` when shared (the
-    Numba backend's ``_weight_at`` for any integer ``k``: a ``prange`` index may be
-    unsigned, and unsigned-or-0 would be typed as a float)."""
-    return weight[np.int64(k) if weight.size > 1 else 0]
+#: Weight of synapse ``k`` (the Numba backend's, for any integer ``k``).
+weight_at = _weight_at
+
+
+def threaded(kernel):
+    """A serial Numba kernel whose loops are already ``numba.prange`` (each iteration
+    writes its own elements; ``prange`` runs as ``range`` there) compiled with those
+    loops on every thread: one kernel, two backends. Named apart from the serial one,
+    so that Numba's disk cache never hands one for the other."""
+    copy = with_globals(kernel.py_func)
+    copy.__qualname__ += ",parallel"
+    return jit(copy)
 
 
 @numba.njit(inline="always")
@@ -189,4 +203,4 @@ import_strategies(__name__, __path__)
 
 __all__ = ["Simulation", "asarray", "block", "calls", "decayed", "free_memory", "jit",
            "num_threads", "pre_block", "register", "spike_list", "synchronize",
-           "thread_count", "to_numpy", "using_threads", "weight_at"]
+           "thread_count", "threaded", "to_numpy", "using_threads", "weight_at"]

@@ -1,49 +1,13 @@
-"""align_pre_csr on Numba, threaded: state per pre neuron, a row-wise sparse mat-vec onto
-post neurons with the rows split over the threads."""
+"""align_pre_csr on Numba, threaded: the Numba kernels' loops (``prange``) on every
+thread; each pre neuron's state, and each post neuron's sum of its own CSC slice (in the
+serial order), is written by one thread."""
 
-from numba import prange
+from ..numba import align_pre_csr
+from . import register, threaded
 
-from ..numba import zeroed
-from ..numba.csr import prepare
-from . import jit, register
+deliver = threaded(align_pre_csr.deliver)
+step = threaded(align_pre_csr.step)
+conductance = threaded(align_pre_csr.conductance)
 
-
-@jit
-def deliver(data, state, events):
-    """Add each pre neuron's event (a spike counts 1) to its own state; no weights.
-
-    Needs only the sizes. Cost per step: O(n_pre), whatever the firing rate, split over
-    the threads: each element is written by one.
-    """
-    for i in prange(data.n_pre):
-        state[i] += events[i]
-    return state
-
-
-@jit
-def step(data, state, spikes, decay):
-    """``deliver`` fused with the decay: state = decay state + spikes, one parallel pass."""
-    for i in prange(data.n_pre):
-        state[i] = state[i] * decay + spikes[i]
-    return state
-
-
-@jit
-def conductance(data, state, out=None):
-    """g_post = W^T state, W^T stored as CSR: each post neuron gathers its pre neurons'
-    states over its own slice of the CSC (no scatter).
-
-    Needs ``csc`` (and ``post_order`` for the weights). Cost per step: O(n_post + n_syn),
-    whatever the firing rate, split over the threads. Parallel over post neurons: each
-    sums its own row, in the serial order.
-    """
-    out = zeroed(data, state, out)
-    for j in prange(data.n_post):
-        acc = state.dtype.type(0)
-        for k in range(data.indptr[j], data.indptr[j + 1]):
-            acc += data.values[k] * state[data.indices[k]]
-        out[j] = acc
-    return out
-
-
-register("align_pre_csr", prepare=prepare, deliver=deliver, conductance=conductance, step=step)
+register("align_pre_csr", prepare=align_pre_csr.prepare, deliver=deliver, step=step,
+         conductance=conductance)

@@ -2,9 +2,8 @@
 
 from numba import prange
 
-from ..numba import zeroed
-from ..numba.dense import prepare
-from . import block, jit, num_threads, register
+from ..numba import dense, zeroed
+from . import block, jit, num_threads, register, threaded
 
 
 @jit
@@ -24,31 +23,6 @@ def column_sums(data, g, out=None):
     return out
 
 
-@jit
-def deliver(data, g, events):
-    """Add each pre neuron's row of weights, times its event, to every element ("mat 1").
-
-    Needs ``conn_mat`` (as a weight matrix). Cost per step: O(n_pre * n_post),
-    whatever the firing rate, split over the threads. Parallel over rows: each element
-    is written by one thread.
-    """
-    w = data.weight_matrix
-    for i in prange(data.n_pre):
-        a = g.dtype.type(events[i])
-        for j in range(data.n_post):
-            g[i, j] += a * w[i, j]
-    return g
-
-
-@jit
-def step(data, g, spikes, decay):
-    """``deliver`` fused with the decay: one pass over the matrix, rows split over the
-    threads."""
-    w = data.weight_matrix
-    for i in prange(data.n_pre):
-        for j in range(data.n_post):
-            g[i, j] = g[i, j] * decay + spikes[i] * w[i, j]
-    return g
-
-
-register("dense", prepare=prepare, deliver=deliver, conductance=column_sums, step=step)
+# deliver and step: the Numba kernels' row loop (``prange``) on every thread.
+register("dense", prepare=dense.prepare, deliver=threaded(dense.deliver),
+         conductance=column_sums, step=threaded(dense.step))
