@@ -227,3 +227,45 @@ class CobaThreads(_NetworkRun):
         return super().track_rate_hz(entry_id, n)
 
     track_rate_hz.unit = "Hz"
+
+
+class CobaSharded(_NetworkRun):
+    """COBA split over 1 to 8 devices on JAX's SPMD runtime (DESIGN section 8), n = 4000
+    and 64000 (p = 80/n). Device counts beyond what JAX sees are skipped: on a CPU, run
+    asv with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` for host devices
+    (they share the machine's cores, so they show the cost structure, not a speed-up).
+
+    Predicted: the neurons and the synapses of a device shrink as 1/D (``track_synapse_mib``
+    as 1/D plus a few % of padding); each step adds one all-gather of n / 8 bytes of
+    spike bits and the scan of all n spikes on every device, so the step time falls
+    with D on separate accelerators until that collective and scan dominate.
+    """
+
+    params = ([e for e in ENTRY_IDS if registry.BACKENDS[e.rsplit("-", 1)[1]].sharded],
+              [1, 2, 4, 8], SIZES)
+    param_names = ("entry", "devices", "n")
+
+    def setup(self, entry_id, devices, n):
+        self.devices = devices
+        super().setup(entry_id, n)
+
+    def simulation(self):
+        try:  # more devices than there are, or a strategy that cannot be split
+            return self.module.ShardedSimulation(self.spec, self.entry, self.conns, DT, DTYPE,
+                                                 N_STEPS, devices=self.devices)
+        except SynbenchError as err:
+            raise NotImplementedError(str(err)) from None
+
+    def time_run(self, entry_id, devices, n):
+        super().time_run(entry_id, n)
+
+    def track_rate_hz(self, entry_id, devices, n):
+        return super().track_rate_hz(entry_id, n)
+
+    track_rate_hz.unit = "Hz"
+
+    def track_synapse_mib(self, entry_id, devices, n):
+        """MiB of synapse structures and weights on each device."""
+        return self.sim.device_bytes()["synapses"] / 2**20
+
+    track_synapse_mib.unit = "MiB"

@@ -73,6 +73,40 @@ def _add_threads_arg(p) -> None:
                         "NUMBA_NUM_THREADS, every core); its results are the same for any N")
 
 
+def _add_devices_arg(p) -> None:
+    p.add_argument("--devices", type=int, default=None, metavar="D",
+                   help="split the network over D devices (jax backend; D host CPU devices "
+                        "where there are no accelerators); the raster is that of one device")
+
+
+def _setup_devices(args) -> None:
+    """Host devices for --devices, and the distributed runtime for --processes, before
+    JAX starts."""
+    from . import distributed
+
+    processes = getattr(args, "processes", 1)
+    distributed.check_processes(getattr(args, "coordinator", None), processes,
+                                getattr(args, "process_id", None))
+    if args.devices is not None:
+        if args.devices < 1 or args.devices % processes:
+            raise SynbenchError(f"--devices must be a positive multiple of --processes "
+                                f"({processes}), one share per process, not {args.devices}")
+        distributed.host_devices(args.devices // processes)
+    if processes > 1:
+        if args.backend != "jax":  # run's --backend
+            raise SynbenchError("--processes runs JAX's distributed runtime: use --backend jax")
+        distributed.initialize(args.coordinator, processes, args.process_id)
+        global _DISTRIBUTED
+        _DISTRIBUTED = True
+        if args.devices is None:
+            args.devices = processes
+
+
+#: Whether this process joined a JAX runtime of several (its errors must not wait for
+#: the others at exit).
+_DISTRIBUTED = False
+
+
 def _delay(text: str):
     low, colon, high = text.partition(":")
     try:
@@ -106,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="numba", help="(default numba)")
     p.add_argument("--plot", metavar="IMAGE", help="write the spike raster here (.png, .pdf, .svg)")
     p.add_argument("--json", metavar="FILE", help="write the result summary here")
+    p.add_argument("--spikes", metavar="FILE.npz",
+                   help="write the spike raster here (spike_steps, spike_ids, dt, n)")
+    _add_devices_arg(p)
+    p.add_argument("--processes", type=int, default=1, metavar="P",
+                   help="run as one of P processes of one JAX runtime (jax.distributed; "
+                        "scripts/launch_local.py starts P local ones); default 1")
+    p.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="this process's index, 0 .. P-1 (with --processes)")
+    p.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="where process 0 coordinates the others (with --processes)")
 
     p = sub.add_parser("compare", help="run many strategies, cross-check, table and chart")
     _add_network_args(p)
@@ -126,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "synbench-compare-NETWORK-nN.png in the current folder)")
     plot.add_argument("--no-plot", action="store_true", help="write no bar chart")
     p.add_argument("--json", metavar="FILE", help="write every row here")
+    _add_devices_arg(p)
 
     p = sub.add_parser("autotune", help="time every strategy of a backend on a connectivity, "
                                         "print the ranking and how to import the winner")
@@ -198,20 +243,34 @@ def _delay_mechanism(entry) -> str:
 
 
 def cmd_run(args) -> None:
-    from .outputs import check_outputs, write_text
+    from . import distributed
+    from .outputs import check_outputs, check_writable, write_spikes, write_text
     from .run import run
 
     check_outputs(plot=args.plot, json=args.json)
+    if args.spikes is not None:
+        check_writable(args.spikes)
     spec = _spec(args)
+    _setup_devices(args)
+    first = distributed.process_index() == 0 if _DISTRIBUTED else True
     result = run(spec, args.strategy, args.backend, duration=args.duration, dt=args.dt,
-                 dtype=args.dtype, progress=not args.no_progress,
+                 dtype=args.dtype, progress=first and not args.no_progress,
                  allow_inexact=args.allow_inexact, delay_mechanism=args.delay_mechanism,
-                 threads=args.threads)
+                 threads=args.threads, devices=args.devices)
+    if not first:  # process 0 reports for all
+        return
     rates = ", ".join(f"{k} {v:.2f} Hz" for k, v in result.rates.items())
     print(f"{spec.describe()}: {result.label}, {args.dtype}, {result.duration_ms:g} ms")
     print(f"rates: {rates}; {result.spike_ids.size} spikes, {result.events} synaptic events")
     print(f"run {result.wall_s:.3f} s ({result.realtime_factor:.3g}x real time), "
           f"compile {result.compile_s:.2f} s")
+    if result.device_bytes and result.devices is not None:
+        held = ", ".join(f"{k} {v / 2**20:.3g}" for k, v in result.device_bytes.items())
+        print(f"held per device ({result.devices} device{'s' if result.devices > 1 else ''}), "
+              f"MiB: {held}")
+    if args.spikes:
+        write_spikes(args.spikes, result)
+        print(f"raster written to {args.spikes}")
     if args.json:
         import json
 
@@ -227,13 +286,15 @@ def cmd_compare(args) -> None:
     from .outputs import check_outputs
 
     spec = _spec(args)
+    _setup_devices(args)
     plot = None if args.no_plot else (args.plot or f"synbench-compare-{spec.name}-n{spec.n}.png")
     check_outputs(plot=plot, json=args.json)
     comparison = compare(spec, args.strategies, args.backends, duration=args.duration,
                          dt=args.dt, dtype=args.dtype, progress=not args.no_progress,
                          log=lambda msg: print(msg, file=sys.stderr), reference=args.reference,
                          all_matrix=args.all_matrix, allow_inexact=args.allow_inexact,
-                         delay_mechanism=args.delay_mechanism, threads=args.threads)
+                         delay_mechanism=args.delay_mechanism, threads=args.threads,
+                         devices=args.devices)
     print(comparison.header())
     print(comparison.table())
     if args.json:
@@ -319,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
             COMMANDS[args.command](args)
         except SynbenchError as err:
             print(f"synbench: error: {err}", file=sys.stderr)
+            if _DISTRIBUTED:  # exiting normally would wait for the other processes
+                sys.stderr.flush()
+                os._exit(2)
             return 2
         except KeyboardInterrupt:
             print("synbench: interrupted", file=sys.stderr)

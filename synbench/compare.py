@@ -47,6 +47,8 @@ class Row:
     checked: bool = False
     speedup: float | None = None
     vs_neurons: float | None = None
+    #: The devices of a sharded row (``compare(devices=)``); None for one device.
+    devices: int | None = None
 
     @property
     def label(self) -> str:
@@ -55,8 +57,13 @@ class Row:
 
     @property
     def backend_label(self) -> str:
-        """The backend, with its thread count where it has threads of its own."""
-        return self.backend if self.result is None else self.result.backend_label
+        """The backend, with its thread count where it has threads of its own, or the
+        devices of a sharded row."""
+        if self.result is not None:
+            return self.result.backend_label
+        if self.devices is None:
+            return self.backend
+        return f"{self.backend} on {self.devices} devices"
 
     @property
     def agrees(self) -> str:
@@ -77,7 +84,8 @@ class Row:
         return f"{self.label}: run {r.wall_s:.3g} s, compile {r.compile_s:.2f} s{check}"
 
     def to_json(self) -> dict:
-        out = {"strategy": self.strategy, "backend": self.backend, "skipped": self.skipped}
+        out = {"strategy": self.strategy, "backend": self.backend, "skipped": self.skipped,
+               "devices": self.devices}
         if self.result is not None:
             out.update(self.result.summary())
             out.update(
@@ -104,8 +112,8 @@ class Comparison:
         for row in self.rows:
             r = row.result
             if r is None:
-                lines.append((row.strategy or "neurons alone", row.backend, "", "", "", "", "",
-                              "", "", f"skipped: {row.skipped}"))
+                lines.append((row.strategy or "neurons alone", row.backend_label, "", "", "", "",
+                              "", "", "", f"skipped: {row.skipped}"))
                 continue
             rates = "/".join(f"{v:.1f}" for v in r.rates.values())
             lines.append((
@@ -246,6 +254,17 @@ def _check_threads(threads, entries) -> None:
     thread_count(registry.BACKENDS[threaded[0]].load(), threaded[0], threads)
 
 
+def _check_devices(devices, entries) -> None:
+    """Refuse a device count no selected backend takes, or more devices than there are."""
+    if devices is None:
+        return
+    sharded = [e.backend for e in entries if registry.BACKENDS[e.backend].sharded]
+    if not sharded:
+        raise SynbenchError("devices (--devices) is for the jax backend, which is not among "
+                            "the selected backends")
+    registry.BACKENDS[sharded[0]].load().device_mesh(devices)
+
+
 def compare(
     spec: NetworkSpec,
     strategies: list[str] | None = None,
@@ -260,6 +279,7 @@ def compare(
     allow_inexact: bool = False,
     delay_mechanism: str | None = None,
     threads: int | None = None,
+    devices: int | None = None,
 ) -> Comparison:
     """Run every selected entry (plus neurons alone per backend) and cross-check.
 
@@ -284,7 +304,9 @@ def compare(
     ``strategies``. ``allow_inexact=True`` runs
     them too, labelled inexact in every row (for teaching). ``threads``: the CPU threads
     of the multi-threaded backends (numba_parallel; None: every core), shown beside
-    their name.
+    their name. ``devices``: each entry of a backend that shards (jax) runs a second time
+    split over that many devices, in a row of its own (``pre_slice-jax on 4 devices``),
+    checked like the others; a strategy that cannot be split is listed as skipped.
     """
     check_spec(spec)
     n_steps_for(duration, dt)
@@ -305,6 +327,7 @@ def compare(
         raise SynbenchError(f"the reference must be exact: {why}")
     runnable, skipped = select(strategies, backends)
     _check_threads(threads, runnable)
+    _check_devices(devices, runnable)
     inexact = [e for e in runnable if registry.inexact_reason(e.name, models)]
     if inexact and not allow_inexact:
         if strategies:
@@ -336,9 +359,9 @@ def compare(
     if given is not None:
         float64_runs[reference] = given
 
-    def attempt(strategy, backend, dtype):
+    def attempt(strategy, backend, dtype, devices=None):
         """A run, or why it cannot run here; float64 runs are kept for the reference."""
-        key = (strategy, backend)
+        key = (strategy, backend) if devices is None else (strategy, backend, devices)
         if dtype == "float64" and key in float64_runs:
             return float64_runs[key], None
         if dtype == "float64" and key in float64_failures:
@@ -347,7 +370,8 @@ def compare(
             result = run(spec, strategy, backend, duration=duration, dt=dt, dtype=dtype,
                          progress=progress, conns=conns, allow_inexact=allow_inexact,
                          delay_mechanism=delay_mechanism if strategy is not None else None,
-                         threads=threads if registry.BACKENDS[backend].threaded else None)
+                         threads=threads if registry.BACKENDS[backend].threaded else None,
+                         devices=devices)
         except SynbenchError as err:  # a structure that does not fit here, for example
             if dtype == "float64":
                 float64_failures[key] = str(err)
@@ -397,16 +421,25 @@ def compare(
                 check = ", the raster the next rows are checked against until the reference runs"
         log(f"  {row.outcome(check)} ({time.perf_counter() - started:.0f} s so far)")
 
+    def each_layout(backend):
+        """One device, then split over ``devices`` where the backend shards."""
+        yield None
+        if devices is not None and registry.BACKENDS[backend].sharded:
+            yield devices
+
     for backend in dict.fromkeys(e.backend for e in runnable):
-        log(f"neurons alone on {backend} ...")
-        result, why = attempt(None, backend, dtype)
-        done(Row(None, backend, result=result, skipped=why))
+        for split in each_layout(backend):
+            over = "" if split is None else f" over {split} devices"
+            log(f"neurons alone on {backend}{over} ...")
+            result, why = attempt(None, backend, dtype, split)
+            done(Row(None, backend, result=result, skipped=why, devices=split))
     # The matrix strategies last: they are the slow ones, and the others answer first.
     for entry in sorted(runnable, key=lambda e: (e.dense,
                                                  (e.name, e.backend) != reference)):
-        log(f"{entry.id} ...")
-        result, why = attempt(entry.name, entry.backend, dtype)
-        done(Row(entry.name, entry.backend, result=result, skipped=why))
+        for split in each_layout(entry.backend):
+            log(f"{entry.id}{'' if split is None else f' on {split} devices'} ...")
+            result, why = attempt(entry.name, entry.backend, dtype, split)
+            done(Row(entry.name, entry.backend, result=result, skipped=why, devices=split))
         if ref_run is None and (entry.name, entry.backend) == reference and result:
             ref_run, ref_label = find_reference()
     if ref_run is None:
@@ -421,10 +454,11 @@ def compare(
             row.checked = True
     timed = [r for r in rows if r.result is not None and r.strategy is not None]
     slowest = max((r.result.wall_s for r in timed), default=0.0)
-    alone = {r.backend: r.result.wall_s for r in rows if r.strategy is None and r.result}
+    alone = {(r.backend, r.devices): r.result.wall_s for r in rows
+             if r.strategy is None and r.result}
     for r in timed:
         r.speedup = slowest / r.result.wall_s if r.result.wall_s else math.inf
-        base = alone.get(r.backend)
+        base = alone.get((r.backend, r.devices))
         r.vs_neurons = r.result.wall_s / base if base else None
     return Comparison(spec, duration, dtype, ref_label or "nothing (no reference ran)",
                       rows=rows + skipped, reference_run=ref_run)

@@ -89,6 +89,18 @@ def write_text(path: str, text: str) -> None:
     write_atomic(path, write)
 
 
+def write_spikes(path: str, result) -> None:
+    """The raster of a ``RunResult`` as .npz: ``spike_steps``, ``spike_ids``, ``dt``, ``n``."""
+    import numpy as np
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, spike_steps=result.spike_steps, spike_ids=result.spike_ids,
+                     dt=result.dt, n=result.n)
+
+    write_atomic(path, write)
+
+
 def save_figure(fig, path: str, dpi: int) -> None:
     """Save a matplotlib figure in the format its extension names, atomically."""
     fmt = plot_format(path)

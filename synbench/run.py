@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import numbers
 import time
@@ -73,6 +74,11 @@ class RunResult:
     #: The CPU threads a multi-threaded backend ran on (numba_parallel); None for the
     #: others (one thread, or as the library decides: JAX).
     threads: int | None = None
+    #: The devices a sharded run was split over (``run(devices=)``); None for one device.
+    devices: int | None = None
+    #: Bytes each device held (sharded runs; one device's for the jax runner), by kind:
+    #: 'synapses' (structures and weights), 'synaptic state', 'neurons'.
+    device_bytes: dict[str, int] = field(repr=False, default_factory=dict)
     #: What a Monitor recorded: variable -> (n_samples, n_neurons) array, the population
     #: indices of its columns, and the time of each sample (ms).
     traces: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
@@ -87,6 +93,8 @@ class RunResult:
     @property
     def backend_label(self) -> str:
         """The backend, with its thread count where it has threads of its own."""
+        if self.devices is not None:
+            return f"{self.backend} on {self.devices} device{'s' if self.devices > 1 else ''}"
         return self.backend if self.threads is None else f"{self.backend} x{self.threads}"
 
     @property
@@ -122,6 +130,7 @@ class RunResult:
             "events": self.events,
             "events_per_s": self.events / self.wall_s if self.wall_s else None,
             "inexact": self.inexact, "held_bytes": self.held_bytes, "threads": self.threads,
+            "devices": self.devices, "device_bytes": self.device_bytes,
         }
 
     def plot_raster(self, path: str | None = None, ax=None, max_points: int = 200_000):
@@ -353,6 +362,7 @@ def run(
     monitor: Monitor | None = None,
     delay_mechanism: str | None = None,
     threads: int | None = None,
+    devices=None,
 ) -> RunResult:
     """Simulate ``spec`` for ``duration`` ms with one strategy on one backend.
 
@@ -367,7 +377,10 @@ def run(
     default, ``core.delays``); naming one puts one-number delays through it too.
     ``threads``: how many CPU threads a multi-threaded backend (numba_parallel) runs on
     (None: its default, ``NUMBA_NUM_THREADS``, every core); its results are the same
-    for any count.
+    for any count. ``devices``: run on that many devices at once (a backend with a
+    ``ShardedSimulation``: jax), or on a one-axis ``jax.sharding.Mesh``: the neurons are
+    cut into one block per device, each holding the synapses onto its own block
+    (DESIGN section 8); the raster is that of one device.
 
     >>> from synbench import coba, run
     >>> result = run(coba(1000), "pre_slice", "numpy", duration=10.0)  # doctest: +SKIP
@@ -382,6 +395,7 @@ def run(
     registry.check_names(strategy, backend)
     module = registry.BACKENDS[backend].load()
     using_threads = threads_of(module, backend, threads)
+    simulation = simulation_of(module, backend, devices)
     entry = registry.get(strategy, backend) if strategy is not None else None
     inexact = check_exact(spec, strategy, allow_inexact)
     if chunk_steps is None:
@@ -405,9 +419,8 @@ def run(
 
     delay_option = {} if plan is None else {"delays": plan}
     with using_threads as threads:
-        result = _simulate(module.Simulation(weighted, entry, conns, dt, dtype, chunk_steps,
-                                             **delay_option), progress, n_steps, chunk_steps,
-                           dt, strategy, backend, monitor)
+        sim = simulation(weighted, entry, conns, dt, dtype, chunk_steps, **delay_option)
+        result = _simulate(sim, progress, n_steps, chunk_steps, dt, strategy, backend, monitor)
     steps, ids, wall_s, compile_s, samples = result
     spike_steps = np.concatenate(steps).astype(np.int32) if steps else np.zeros(0, np.int32)
     spike_ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, np.int32)
@@ -424,6 +437,8 @@ def run(
                        for p in spec.projections) + delay_nbytes(plan, spec, conns, dtype)
         if entry is not None else 0,
         threads=threads,
+        devices=getattr(sim, "n_devices", None),
+        device_bytes=sim.device_bytes() if hasattr(sim, "device_bytes") else {},
         **_traces(monitor, spec, samples, dt),
     )
 
@@ -438,6 +453,17 @@ def thread_count(module, backend: str, threads: int | None) -> int | None:
         raise SynbenchError(f"backend '{backend}' runs on one thread: threads (--threads) is "
                             "for numba_parallel, which runs on every core")
     return None
+
+
+def simulation_of(module, backend: str, devices):
+    """The runner class of ``backend``: its ``Simulation``, or with ``devices``, its
+    ``ShardedSimulation`` on them."""
+    if devices is None:
+        return module.Simulation
+    if not registry.BACKENDS[backend].sharded:
+        raise SynbenchError(f"backend '{backend}' runs on one device: devices (--devices) "
+                            "is for the jax backend, on JAX's distributed runtime")
+    return functools.partial(module.ShardedSimulation, devices=devices)
 
 
 def threads_of(module, backend: str, threads: int | None):

@@ -203,6 +203,9 @@ class Backend:
     #: Runs on several CPU threads of its own (``run(threads=...)``; its package has
     #: ``thread_count(threads)`` and ``using_threads(count)``).
     threaded: bool = False
+    #: Runs one network over several devices (``run(devices=...)``; its package has a
+    #: ``ShardedSimulation``).
+    sharded: bool = False
 
     def unavailable_reason(self) -> str | None:
         """None when the backend can run here, else why not and what to install."""
@@ -223,7 +226,7 @@ BACKENDS = {
         Backend("numba", "synbench.impls.numba", "pip install synbench"),
         Backend("numba_parallel", "synbench.impls.numba_parallel", "pip install synbench",
                 threaded=True),
-        Backend("jax", "synbench.impls.jax", "pip install 'synbench[jax]'"),
+        Backend("jax", "synbench.impls.jax", "pip install 'synbench[jax]'", sharded=True),
         Backend("cupy", "synbench.impls.cupy", "pip install 'synbench[gpu]'"),
     )
 }

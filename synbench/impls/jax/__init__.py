@@ -295,9 +295,10 @@ def register(name, *, prepare, deliver, conductance, state_shape=None, step=None
 
 
 from .runner import Simulation  # noqa: E402
+from .sharded import ShardedSimulation, device_mesh  # noqa: E402
 
 import_strategies(__name__, __path__)
 
-__all__ = ["KernelData", "Simulation", "asarray", "block_sizes", "compact",
-           "default_max_spikes", "for_each_spike_block", "free_memory", "in_blocks",
+__all__ = ["KernelData", "ShardedSimulation", "Simulation", "asarray", "block_sizes", "compact",
+           "default_max_spikes", "device_mesh", "for_each_spike_block", "free_memory", "in_blocks",
            "precision", "register", "synchronize", "to_numpy"]

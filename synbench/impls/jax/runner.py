@@ -450,8 +450,7 @@ class Simulation:
             active, source_spikes = step_inputs
 
             def skip(carry):
-                words = jnp.zeros(-(-self.n // 32), jnp.uint32)
-                return carry, (jnp.full(self.width, self.n, jnp.int32), jnp.int32(0), words)
+                return carry, self._no_spikes()
 
             def step(carry):
                 return self._step(inputs, carry, source_spikes)
@@ -461,18 +460,30 @@ class Simulation:
         active = lax.iota(jnp.int32, self.chunk_steps) < n_valid
         return lax.scan(body, carry, (active, source_schedule), unroll=self.unroll)
 
+    def _no_spikes(self):
+        """The monitor's output of a step past the chunk's end."""
+        words = jnp.zeros(-(-self.n // 32), jnp.uint32)
+        return jnp.full(self.width, self.n, jnp.int32), jnp.int32(0), words
+
+    def _chunk_args(self, size):
+        """The compiled chunk's arguments for ``size`` steps."""
+        return self.inputs, self.carry, self._replicated(np.int32(size)), \
+            self._source_schedule(size)
+
+    def _replicated(self, x):
+        """A host array as the chunk's argument (the same on every device)."""
+        return jnp.asarray(x)
+
     def _source_schedule(self, size):
         """The spike sources' spikes of the next ``size`` steps, padded to a chunk."""
         schedule = np.zeros((self.chunk_steps, self.spec.n_sources), bool)
         schedule[:size] = self.spec.source_spikes(self.step_index, size, self.dt)
-        return jnp.asarray(schedule)
+        return self._replicated(schedule)
 
     def compile(self) -> None:
         """Lower and compile the chunk for ``chunk_steps`` steps (shorter chunks reuse it)."""
         with precision(self.dtype):
-            self._compiled = self._chunk.lower(
-                self.inputs, self.carry, jnp.int32(self.chunk_steps),
-                self._source_schedule(0)).compile()
+            self._compiled = self._chunk.lower(*self._chunk_args(0)).compile()
 
     def advance(self, n_steps):
         """Run ``n_steps`` steps (chunk by chunk); their spikes as (steps, ids) NumPy arrays."""
@@ -484,10 +495,8 @@ class Simulation:
             size = min(self.chunk_steps, n_steps - done)
             first = self.step_index
             with precision(self.dtype):
-                self.carry, (ids, counts, words) = self._compiled(
-                    self.inputs, self.carry, jnp.int32(size), self._source_schedule(size))
-            counts = np.asarray(counts)[:size]
-            steps, fired = self._spikes(np.asarray(ids)[:size], counts, words, size)
+                self.carry, (ids, counts, words) = self._compiled(*self._chunk_args(size))
+            steps, fired = self._spikes(ids, counts, words, size)
             out_steps.append((first + steps).astype(np.int32))
             out_ids.append(fired.astype(np.int32))
             self.step_index += size
@@ -498,21 +507,9 @@ class Simulation:
         return np.concatenate(out_steps), np.concatenate(out_ids)
 
     def _spikes(self, ids, counts, words, size):
-        """(step in chunk, neuron) of every spike: from the id buffer, or from the packed
-        bits for the steps whose spikes overflowed it."""
-        steps = np.repeat(np.arange(size), np.minimum(counts, self.width))
-        fired = ids[np.arange(self.width) < counts[:, None]]
-        over = np.flatnonzero(counts > self.width)
-        if over.size:
-            bits = np.unpackbits(np.asarray(words)[over].view(np.uint8), axis=1,
-                                 count=self.n, bitorder="little")
-            row, col = np.nonzero(bits)
-            keep = ~np.isin(steps, over)
-            steps = np.concatenate([steps[keep], over[row]])
-            fired = np.concatenate([fired[keep], col])
-            order = np.argsort(steps, kind="stable")  # rows stay sorted by neuron
-            steps, fired = steps[order], fired[order]
-        return steps, fired
+        """(step in chunk, neuron) of every spike of the chunk's first ``size`` steps."""
+        return spikes_of(np.asarray(ids)[:size], np.asarray(counts)[:size], words, size,
+                         self.width, self.n)
 
     def finite(self) -> bool:
         return all(bool(jnp.isfinite(v).all()) for v in self.carry["vars"].values())
@@ -534,3 +531,33 @@ class Simulation:
                     out[f"{'g' if output else variable}:{name}"] = g[offset:offset + size].copy()
         return out
 
+    def device_bytes(self) -> dict[str, int]:
+        """Bytes the device holds: the synapses' structures and weights, their state, and
+        the neurons."""
+        def nbytes(tree):
+            return sum(x.nbytes for x in jax.tree.leaves(tree))
+
+        carry = self.carry
+        return {"synapses": nbytes((self.inputs[0], self.inputs[2])),
+                "synaptic state": nbytes((carry["g"], carry["g_init"])),
+                "neurons": nbytes((carry["vars"], carry["last_spike"], carry["i_syn"],
+                                   carry["jump"]))}
+
+
+def spikes_of(ids, counts, words, size, width, n):
+    """(step in chunk, neuron) of every spike of ``size`` steps: from each step's
+    ``width`` compacted ids and ``counts``, or from the packed ``words`` of ``n`` bits
+    for the steps whose spikes overflowed the ids."""
+    steps = np.repeat(np.arange(size), np.minimum(counts, width))
+    fired = ids[np.arange(width) < counts[:, None]]
+    over = np.flatnonzero(counts > width)
+    if over.size:
+        bits = np.unpackbits(np.asarray(words)[over].view(np.uint8), axis=1, count=n,
+                             bitorder="little")
+        row, col = np.nonzero(bits)
+        keep = ~np.isin(steps, over)
+        steps = np.concatenate([steps[keep], over[row]])
+        fired = np.concatenate([fired[keep], col])
+        order = np.argsort(steps, kind="stable")  # rows stay sorted by neuron
+        steps, fired = steps[order], fired[order]
+    return steps, fired
