@@ -99,3 +99,23 @@ def test_brian_threads_are_set_against_numba_parallel():
               "pairs": pairs, "synbench_rates_hz": {"E": 14.0}, "brian_rates_hz": {"E": 14.1},
               "median_ratio": 3.0, "brian_method": "euler"}
     assert vs_brian2.summary_line(record).startswith("n=64000, 2 threads: pre_slice")
+
+
+def test_the_sharded_step_timer_reports_each_device_count(tmp_path):
+    pytest.importorskip("jax", reason="jax is not installed (pip install 'synbench[jax]')")
+    out = tmp_path / "rows.json"
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "sharded_steps.py"), "--n", "500",
+                           "--devices", "1", "2", "--repeats", "1", "--duration", "2",
+                           "--platform", "cpu", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["devices"] for row in rows] == [None, 1, 2]
+    assert all(row["step_s"] > 0 and row["neurons_s"] > 0 for row in rows)
+    assert rows[0]["gather_s"] == 0 and rows[2]["gather_s"] > 0
+    # Each of 2 devices holds about half of the synapses one device holds.
+    whole, half = rows[1]["device_bytes"]["synapses"], rows[2]["device_bytes"]["synapses"]
+    assert 0.45 * whole < half < 0.8 * whole
+    assert "gather/step" in proc.stdout

@@ -240,6 +240,23 @@ def test_two_processes_give_the_reference_raster(tmp_path, coba_reference):
         assert float(saved["dt"]) == 0.1 and int(saved["n"]) == 4000
 
 
+def test_fewer_devices_than_the_processes_hold_take_a_share_of_each(tmp_path):
+    """Two processes holding four host devices each, the network on two devices: one of
+    each process's (a mesh of process 0's first two would leave process 1 out)."""
+    raster = tmp_path / "raster.npz"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "launch_local.py"), "--processes", "2",
+         "--timeout", "300", "--", "synbench", "run", "--backend", "jax", "--devices", "2",
+         "--n", "1000", "--duration", "30", "--no-progress", "--spikes", str(raster)],
+        capture_output=True, text=True, timeout=350, env={**os.environ, **HOST_DEVICES})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    want = run(coba(1000), "pre_slice", "numpy", duration=30.0)
+    assert want.spike_ids.size > 100
+    with np.load(raster) as saved:
+        np.testing.assert_array_equal(saved["spike_ids"], want.spike_ids)
+        np.testing.assert_array_equal(saved["spike_steps"], want.spike_steps)
+
+
 def test_a_failing_process_stops_the_others(tmp_path):
     """One process's mistake ends the launch with its message, not a hang."""
     done = subprocess.run(

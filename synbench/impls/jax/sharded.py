@@ -57,8 +57,9 @@ def block_size(n: int, n_devices: int) -> int:
 
 
 def device_mesh(devices) -> Mesh:
-    """A one-axis mesh: ``devices`` an int (the first that many of ``jax.devices()``,
-    every process's under ``jax.distributed``) or a one-axis ``Mesh`` of the caller's."""
+    """A one-axis mesh: ``devices`` an int (the first that many of ``jax.devices()``; with
+    several processes, as many of each process's own) or a one-axis ``Mesh`` of the
+    caller's."""
     if isinstance(devices, Mesh):
         if len(devices.axis_names) != 1:
             raise SynbenchError(f"the mesh must have one axis (the neurons are cut along it), "
@@ -77,7 +78,15 @@ def device_mesh(devices) -> Mesh:
             f"JAX_PLATFORMS=cpu on a GPU machine) before JAX is imported, as "
             f"`synbench run --devices` does, or start several processes (README: "
             f"\"Beyond one device\")")
-    return Mesh(np.array(here[:int(devices)]), (AXIS,))
+    processes = jax.process_count()
+    if processes == 1:
+        return Mesh(np.array(here[:int(devices)]), (AXIS,))
+    if devices % processes:  # every process must take part in every collective
+        raise SynbenchError(f"{devices} devices cannot be shared by {processes} processes: "
+                            f"give a multiple of {processes}")
+    share = devices // processes
+    chosen = [[d for d in here if d.process_index == i][:share] for i in range(processes)]
+    return Mesh(np.array([d for mine in chosen for d in mine]), (AXIS,))
 
 
 def local_parts(projection, n_devices: int, block: int):
@@ -149,7 +158,8 @@ def on_mesh(tree, mesh: Mesh, spec: PartitionSpec):
 
     def put(x):
         x = np.asarray(x)
-        return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+        return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index],
+                                            dtype=x.dtype)
 
     return jax.tree.map(put, tree)
 
