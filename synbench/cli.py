@@ -252,7 +252,7 @@ def cmd_run(args) -> None:
         check_writable(args.spikes)
     spec = _spec(args)
     _setup_devices(args)
-    first = distributed.process_index() == 0 if _DISTRIBUTED else True
+    first = not _DISTRIBUTED or distributed.process_index() == 0
     result = run(spec, args.strategy, args.backend, duration=args.duration, dt=args.dt,
                  dtype=args.dtype, progress=first and not args.no_progress,
                  allow_inexact=args.allow_inexact, delay_mechanism=args.delay_mechanism,

@@ -243,26 +243,27 @@ def select(strategies=None, backends=None) -> tuple[list[registry.Entry], list[R
     return runnable, skipped
 
 
-def _check_threads(threads, entries) -> None:
-    """Refuse a thread count no selected backend takes, or one too large, up front."""
-    if threads is None:
-        return
-    threaded = [e.backend for e in entries if registry.BACKENDS[e.backend].threaded]
-    if not threaded:
-        raise SynbenchError("threads (--threads) is for numba_parallel, which is not among "
-                            "the selected backends")
-    thread_count(registry.BACKENDS[threaded[0]].load(), threaded[0], threads)
+# compare's per-backend options: the Backend flag of the backends that take it, who
+# they are, and the check of a value (too many threads or devices for this machine).
+_OPTIONS = {
+    "threads": ("threaded", "numba_parallel",
+                lambda module, backend, value: thread_count(module, backend, value)),
+    "devices": ("sharded", "the jax backend",
+                lambda module, backend, value: module.device_mesh(value)),
+}
 
 
-def _check_devices(devices, entries) -> None:
-    """Refuse a device count no selected backend takes, or more devices than there are."""
-    if devices is None:
+def _check_option(option: str, value, entries) -> None:
+    """Refuse, up front, a value of ``option`` no selected backend takes, or one that
+    its backend refuses."""
+    if value is None:
         return
-    sharded = [e.backend for e in entries if registry.BACKENDS[e.backend].sharded]
-    if not sharded:
-        raise SynbenchError("devices (--devices) is for the jax backend, which is not among "
-                            "the selected backends")
-    registry.BACKENDS[sharded[0]].load().device_mesh(devices)
+    flag, who, check = _OPTIONS[option]
+    takers = [e.backend for e in entries if getattr(registry.BACKENDS[e.backend], flag)]
+    if not takers:
+        raise SynbenchError(f"{option} (--{option}) is for {who}, which is not among the "
+                            "selected backends")
+    check(registry.BACKENDS[takers[0]].load(), takers[0], value)
 
 
 def compare(
@@ -326,8 +327,8 @@ def compare(
     if why is not None:
         raise SynbenchError(f"the reference must be exact: {why}")
     runnable, skipped = select(strategies, backends)
-    _check_threads(threads, runnable)
-    _check_devices(devices, runnable)
+    _check_option("threads", threads, runnable)
+    _check_option("devices", devices, runnable)
     inexact = [e for e in runnable if registry.inexact_reason(e.name, models)]
     if inexact and not allow_inexact:
         if strategies:

@@ -92,7 +92,8 @@ class RunResult:
 
     @property
     def backend_label(self) -> str:
-        """The backend, with its thread count where it has threads of its own."""
+        """The backend, with its thread count where it has threads of its own, or the
+        devices a sharded run was split over."""
         if self.devices is not None:
             return f"{self.backend} on {self.devices} device{'s' if self.devices > 1 else ''}"
         return self.backend if self.threads is None else f"{self.backend} x{self.threads}"

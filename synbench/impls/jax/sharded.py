@@ -22,8 +22,8 @@ that every pre neuron has as many synapses on every device, the missing ones goi
 so no pair repeats). Then the data of every strategy whose shapes follow (n_pre,
 n_post, n_syn, fan-out) agree across devices: event-driven ``pre_slice``, ``pre2post``,
 the library mat-vec ``csr``, per-synapse ``pre_ids``, the matrices... A strategy whose
-data still differ (``post_slice`` pads to the largest fan-in) is refused, naming the
-arrays. The padding costs a few % of the synapses (more when a device's share of a
+data still differ (``post_slice`` pads to the largest fan-in) is refused, giving the
+shapes. The padding costs a few % of the synapses (more when a device's share of a
 fan-out is small): :meth:`ShardedSimulation.device_bytes` reports what each device holds.
 
 Each post neuron receives the same events in the same order as on one device, so a
