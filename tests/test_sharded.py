@@ -34,8 +34,9 @@ HOST_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
 # blocks: 1344, 1344, 1312) and 4 devices and on one device unsharded, csr and pre_ids
 # on 3 devices and on one, and pre_slice on a mesh of the caller's; the final state from
 # a monitor sampling once at the end. Then every JAX entry on 3 devices on small COBA,
-# COBA with NMDA synapses and COBAHH networks, and pre_slice and pre_ids on CUBA and on
-# Poisson sources driving Delta synapses (voltage jumps): the raster, or why refused.
+# COBA with NMDA synapses and COBAHH networks, and pre_slice and pre_ids on CUBA, on
+# Poisson sources driving Delta synapses (voltage jumps) and on COBA with a delay of
+# 1.5 ms: the raster, or why refused.
 _CHILD = """
 import json, sys
 import numpy as np
@@ -51,7 +52,8 @@ from synbench.core.networks import driven
 NETWORK = {"small": lambda: coba(600, seed=1), "nmda": lambda: coba(600, seed=1, synapse="nmda"),
            "cobahh": lambda: network("cobahh", 600, seed=1),
            "cuba": lambda: network("cuba", 600, seed=1),
-           "driven": lambda: driven("delta", n_pre=300, n_post=200, rate_hz=40.0)}
+           "driven": lambda: driven("delta", n_pre=300, n_post=200, rate_hz=40.0),
+           "delayed": lambda: coba(600, seed=1, delay=1.5)}
 out, arrays = {}, {}
 
 def keep(key, result):
@@ -73,10 +75,10 @@ for strategy, layouts in (("pre_slice", (None, 1, 2, 3, 4, "mesh")), ("csr", (No
                      devices=devices)
         keep(f"{strategy}/{devices if isinstance(devices, int | None) else 'mesh'}", result)
 
-for name in ("small", "nmda", "cobahh", "cuba", "driven"):
+for name in NETWORK:
     spec = NETWORK[name]()
     for entry in registry.entries():
-        if entry.backend != "jax" or (name in ("cuba", "driven")
+        if entry.backend != "jax" or (name in ("cuba", "driven", "delayed")
                                       and entry.name not in ("pre_slice", "pre_ids")):
             continue
         key = f"{name}/{entry.name}"
@@ -140,11 +142,14 @@ NETWORKS = {"small": lambda: coba(600, seed=1),
             "nmda": lambda: coba(600, seed=1, synapse="nmda"),
             "cobahh": lambda: network("cobahh", 600, seed=1),
             "cuba": lambda: network("cuba", 600, seed=1),
-            "driven": lambda: driven("delta", n_pre=300, n_post=200, rate_hz=40.0)}
+            "driven": lambda: driven("delta", n_pre=300, n_post=200, rate_hz=40.0),
+            "delayed": lambda: coba(600, seed=1, delay=1.5)}
 
 
-@pytest.mark.parametrize("name", ["cuba", "driven"])
-def test_current_synapses_and_spike_sources_shard(sharded, name):
+@pytest.mark.parametrize("name", ["cuba", "driven", "delayed"])
+def test_current_synapses_spike_sources_and_one_delay_shard(sharded, name):
+    """CUBA; Poisson sources driving Delta synapses (voltage jumps) onto 200 neurons, in
+    blocks of 96, 96 and 8; COBA with a delay of 1.5 ms on every synapse."""
     summary, arrays = sharded
     reference = run(NETWORKS[name](), "dense", "numpy", duration=50.0)
     assert reference.spike_ids.size > 20
@@ -288,8 +293,8 @@ def test_bad_device_requests_get_one_clear_error():
         run(spec, "pre_slice", "jax", duration=5.0, devices=10_000)
     with pytest.raises(SynbenchError, match="runs on one device"):
         run(spec, "pre_slice", "numba", duration=5.0, devices=1)
-    with pytest.raises(SynbenchError, match="not sharded yet"):
-        run(coba(200, delay=1.0), "pre_slice", "jax", duration=5.0, devices=1)
+    with pytest.raises(SynbenchError, match="per-synapse delays are not sharded yet"):
+        run(coba(200, delay=(0.1, 2.0)), "pre_slice", "jax", duration=5.0, devices=1)
     with pytest.raises(SynbenchError, match="nothing to split"):
         run(network("coba", 200, counter_based=True), "procedural", "jax", duration=5.0,
             devices=1)

@@ -236,6 +236,7 @@ class Simulation:
                  max_spikes=None, monitor_width=None, fuse=True, unroll=2):
         self.dtype = np.dtype(dtype)
         self.entry, self.n, self.chunk_steps = entry, spec.n, int(chunk_steps)
+        self.spec = spec
         self.unroll = unroll
         self.width = default_monitor_width(spec.n) if monitor_width is None else monitor_width
         # An event-driven strategy's block adder; None: the kernel takes the bool spikes.
@@ -301,14 +302,9 @@ class Simulation:
                 "step": jnp.zeros((), jnp.int32),
                 # Per-synapse delays: each projection's ring (None: no delays).
                 "delayed": tuple(buffers),
-                "history": None if not self.depth else {
-                    "spiked": jnp.zeros((self.depth, spec.n), dtype=bool),
-                    "ids": jnp.full((self.depth, self.width), spec.n, dtype=jnp.int32),
-                    "count": jnp.zeros(self.depth, dtype=jnp.int32),
-                    "sources": jnp.zeros((self.depth, spec.n_sources), dtype=bool),
-                },
+                "history": self._empty_history(jnp),
             }
-        self.step_index, self.spec, self.dt = 0, spec, dt
+        self.step_index, self.dt = 0, dt
         self._chunk = jax.jit(self._run_chunk, donate_argnums=(1,))
         self._compiled = None
 
@@ -383,6 +379,34 @@ class Simulation:
         return for_each_spike_block(pre_spikes, max_spikes, add, g,
                                     first=jnp.where(overflow, 0, n_pre))
 
+    # One delay per projection: the network's spikes of the last ``depth`` steps, as
+    # ``now`` holds this step's (bits, compacted ids, count, the spike sources' bits).
+    _HISTORY = ("spiked", "ids", "count", "sources")
+
+    def _empty_history(self, xp):
+        """The ring of the last ``depth`` steps' spikes, empty (None without delays)."""
+        if not self.depth:
+            return None
+        return {"spiked": xp.zeros((self.depth, self.n), dtype=bool),
+                "ids": xp.full((self.depth, self.width), self.n, dtype=np.int32),
+                "count": xp.zeros(self.depth, dtype=np.int32),
+                "sources": xp.zeros((self.depth, self.spec.n_sources), dtype=bool)}
+
+    def _remember(self, history, now, t):
+        """The ring with this step's spikes in slot ``t % depth``."""
+        if history is None:
+            return None
+        return {key: history[key].at[t % self.depth].set(value)
+                for key, value in zip(self._HISTORY, now, strict=True)}
+
+    def _arriving(self, p, history, now, t):
+        """The spikes projection ``p`` delivers at step ``t``: this step's, or with a
+        delay d, those of step t - d from the ring."""
+        if not p.delay:
+            return now
+        back = (t - p.delay) % self.depth
+        return tuple(history[key][back] for key in self._HISTORY)
+
     def _conductance(self, p, data, weights, state, g_init, variable=None):
         """The (n_post,) conductance of a projection's state (weighed where the synapse
         model weighs its output), plus COBAHH's decaying initial conductance; or another
@@ -405,11 +429,7 @@ class Simulation:
         words = pack_words(spiked)
         ids, count = compact_words(words, self.n, self.width)
         now = (spiked, ids, count, source_spikes)
-        history = carry["history"]
-        if history is not None:  # this step's spikes into the ring of the last D steps
-            history = {key: history[key].at[t % self.depth].set(value)
-                       for key, value in zip(("spiked", "ids", "count", "sources"), now,
-                                             strict=True)}
+        history = self._remember(carry["history"], now, t)
         v = vars_["v"]
         i_syn = jnp.zeros_like(carry["i_syn"])
         jump = None if carry["jump"] is None else jnp.zeros_like(carry["jump"])
@@ -420,13 +440,9 @@ class Simulation:
             if delay_data is not None:  # per-synapse delays: the mechanism
                 state, buffer = self._delayed_synapses(p, advance, factor, delay_data,
                                                        state, buffer, now, t)
-            elif p.delay:  # one delay d: the spikes of step t - d
-                back = (t - p.delay) % self.depth
-                spikes = tuple(history[key][back]
-                               for key in ("spiked", "ids", "count", "sources"))
-                state = self._synapses(p, advance, factor, data, state, spikes)
             else:
-                state = self._synapses(p, advance, factor, data, state, now)
+                state = self._synapses(p, advance, factor, data, state,
+                                       self._arriving(p, history, now, t))
             if g_init is not None:
                 g_init = g_init * factor[0]
             g = self._conductance(p, data, w, state, g_init)

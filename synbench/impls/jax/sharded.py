@@ -184,15 +184,16 @@ class ShardedSimulation(Simulation):
     ``devices``: how many (the first of ``jax.devices()``), or a one-axis ``Mesh``.
     Every input and carried array holds one piece per device along a leading axis
     (sharded on the mesh); the step is the single-device runner's, on a device's
-    piece, with the spikes of the whole network gathered once per step. Delays are not
-    sharded yet (refused).
+    piece, with the spikes of the whole network gathered once per step. One delay per
+    projection is held as on one device (every device keeps the ring of the network's
+    last spikes); per-synapse delays are not sharded yet (refused).
     """
 
     def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, delays=None, *,
                  devices=1, max_spikes=None, monitor_width=None, fuse=True, unroll=2):
-        if delays is not None:
-            raise SynbenchError("delays are not sharded yet: run with devices=None "
-                                "(no --devices), or without delays")
+        if delays is not None and delays.mechanism is not None:
+            raise SynbenchError("per-synapse delays are not sharded yet (one delay per "
+                                "projection is): run them on one device (no --devices)")
         if entry is not None and entry.strategy.connectivity:
             raise SynbenchError(
                 f"{entry.strategy.name} computes its synapses from the "
@@ -202,13 +203,16 @@ class ShardedSimulation(Simulation):
         self.n_devices = self.mesh.size
         self.dtype = np.dtype(dtype)
         self.entry, self.n, self.chunk_steps, self.unroll = entry, spec.n, int(chunk_steps), unroll
+        self.spec = spec
         self.block = block_size(spec.n, self.n_devices)
         self.width = default_monitor_width(spec.n) if monitor_width is None else monitor_width
         self.local_width = default_monitor_width(self.block)
         self.add = entry.extras.get("add_events") if entry is not None else None
-        self.delays, self.deliver_delayed, self.depth = None, None, 0
+        self.delays, self.deliver_delayed = delays, None
         kw = {} if max_spikes is None else {"max_spikes": max_spikes}
-        projections = _projections(spec, conns) if entry is not None else []
+        projections = _projections(spec, conns, delays) if entry is not None else []
+        lags = [p.delay for p in projections if p.delay]
+        self.depth = max(lags) + 1 if lags else 0  # the ring of the last steps' spikes
         if fuse and projections:
             projections = fuse_projections(projections, spec.n)
         D, n_pad = self.n_devices, self.n_devices * self.block
@@ -257,9 +261,11 @@ class ShardedSimulation(Simulation):
                 "g_init": tuple(g_inits),
                 "step": np.zeros(D, np.int32),
                 "delayed": tuple(None for _ in projections),
-                "history": None,
+                # Each device keeps the whole network's spikes of the last steps.
+                "history": jax.tree.map(lambda x: np.stack([x] * D),
+                                        self._empty_history(np)),
             }, self.mesh, split)
-        self.step_index, self.spec, self.dt = 0, spec, dt
+        self.step_index, self.dt = 0, dt
         chunk = jax.shard_map(self._device_chunk, mesh=self.mesh,
                               in_specs=((split, whole, split, whole), split, whole, whole),
                               out_specs=(split, PartitionSpec(None, AXIS)), check_vma=False)
@@ -291,6 +297,7 @@ class ShardedSimulation(Simulation):
         every_spike = every_spike.astype(bool).reshape(-1)[:self.n]
         ids, count = compact_words(every_word, self.n, self.width)
         now = (every_spike, ids, count, source_spikes)
+        history = self._remember(carry["history"], now, t)
         v = vars_["v"]
         i_syn = jnp.zeros_like(carry["i_syn"])
         jump = None if carry["jump"] is None else jnp.zeros_like(carry["jump"])
@@ -298,7 +305,8 @@ class ShardedSimulation(Simulation):
         for p, advance, factor, data, w, state, g_init in zip(
                 self.projections, self.advances, factors, datas, weights, carry["g"],
                 carry["g_init"], strict=True):
-            state = self._synapses(p, advance, factor, data, state, now)
+            state = self._synapses(p, advance, factor, data, state,
+                                   self._arriving(p, history, now, t))
             if g_init is not None:
                 g_init = g_init * factor[0]
             g = self._conductance(p, data, w, state, g_init)[:self.block]
@@ -314,7 +322,7 @@ class ShardedSimulation(Simulation):
             g_inits.append(g_init)
         carry = {"vars": vars_, "last_spike": last_spike, "i_syn": i_syn, "jump": jump,
                  "g": tuple(states), "g_init": tuple(g_inits), "step": t + 1,
-                 "delayed": carry["delayed"], "history": None}
+                 "delayed": carry["delayed"], "history": history}
         local_ids, local_count = compact_words(words, self.block, self.local_width)
         return carry, (local_ids, local_count, words)
 
