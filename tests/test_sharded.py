@@ -30,6 +30,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 HOST_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
                 "JAX_PLATFORMS": "cpu"}
 
+# The small networks every JAX entry runs on, split over 3 devices (the child's second part).
+NETWORKS = {"small": lambda: coba(600, seed=1),
+            "nmda": lambda: coba(600, seed=1, synapse="nmda"),
+            "cobahh": lambda: network("cobahh", 600, seed=1),
+            "cuba": lambda: network("cuba", 600, seed=1),
+            "driven": lambda: driven("delta", n_pre=300, n_post=200, rate_hz=40.0),
+            "delayed": lambda: coba(600, seed=1, delay=1.5)}
+
 # The child: COBA n = 4000 for 100 ms in float64, pre_slice on 1, 2, 3 (unequal
 # blocks: 1344, 1344, 1312) and 4 devices and on one device unsharded, csr and pre_ids
 # on 3 devices and on one, and pre_slice on a mesh of the caller's; the final state from
@@ -45,15 +53,10 @@ from jax.sharding import Mesh
 from synbench import coba, run
 from synbench.core import registry
 from synbench.core.errors import SynbenchError
-from synbench.core.networks import network
 from synbench.run import Monitor
 
-from synbench.core.networks import driven
-NETWORK = {"small": lambda: coba(600, seed=1), "nmda": lambda: coba(600, seed=1, synapse="nmda"),
-           "cobahh": lambda: network("cobahh", 600, seed=1),
-           "cuba": lambda: network("cuba", 600, seed=1),
-           "driven": lambda: driven("delta", n_pre=300, n_post=200, rate_hz=40.0),
-           "delayed": lambda: coba(600, seed=1, delay=1.5)}
+sys.path.insert(0, sys.argv[2])
+from test_sharded import NETWORKS
 out, arrays = {}, {}
 
 def keep(key, result):
@@ -75,8 +78,8 @@ for strategy, layouts in (("pre_slice", (None, 1, 2, 3, 4, "mesh")), ("csr", (No
                      devices=devices)
         keep(f"{strategy}/{devices if isinstance(devices, int | None) else 'mesh'}", result)
 
-for name in NETWORK:
-    spec = NETWORK[name]()
+for name, build in NETWORKS.items():
+    spec = build()
     for entry in registry.entries():
         if entry.backend != "jax" or (name in ("cuba", "driven", "delayed")
                                       and entry.name not in ("pre_slice", "pre_ids")):
@@ -95,7 +98,8 @@ print(json.dumps(out))
 def sharded(tmp_path_factory):
     """(summary per run, arrays per run) of the child above."""
     path = tmp_path_factory.mktemp("sharded") / "runs.npz"
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(path), str(ROOT / "tests")],
+                          capture_output=True,
                           text=True, timeout=1200, env={**os.environ, **HOST_DEVICES})
     assert done.returncode == 0, done.stderr[-3000:]
     with np.load(path) as arrays:
@@ -136,14 +140,6 @@ def test_the_final_state_is_that_of_one_device_to_the_bit(sharded, key):
         assert want.shape == ((4000,) if name in ("v", "i_syn") else (3000,))
         assert np.count_nonzero(want) > 0
         np.testing.assert_array_equal(arrays[f"{key}/{name}"], want, err_msg=name)
-
-
-NETWORKS = {"small": lambda: coba(600, seed=1),
-            "nmda": lambda: coba(600, seed=1, synapse="nmda"),
-            "cobahh": lambda: network("cobahh", 600, seed=1),
-            "cuba": lambda: network("cuba", 600, seed=1),
-            "driven": lambda: driven("delta", n_pre=300, n_post=200, rate_hz=40.0),
-            "delayed": lambda: coba(600, seed=1, delay=1.5)}
 
 
 @pytest.mark.parametrize("name", ["cuba", "driven", "delayed"])
