@@ -426,8 +426,7 @@ class Simulation:
         t = carry["step"]
         vars_, last_spike, spiked = self.model.step(
             carry["vars"], carry["i_syn"], carry["last_spike"], t, carry["jump"])
-        words = pack_words(spiked)
-        ids, count = compact_words(words, self.n, self.width)
+        spiked, ids, count, monitored = self._exchange(spiked)
         now = (spiked, ids, count, source_spikes)
         history = self._remember(carry["history"], now, t)
         v = vars_["v"]
@@ -447,17 +446,28 @@ class Simulation:
                 g_init = g_init * factor[0]
             g = self._conductance(p, data, w, state, g_init)
             for c in p.channels:  # in the spec's order for every post neuron
-                if isinstance(c.output, VoltageJump):
-                    jump = jump.at[c.post].add(g[c.g_slice])
-                else:
-                    i_syn = i_syn.at[c.post].add(c.output.current(g[c.g_slice], v[c.post], jnp))
+                i_syn, jump = self._act(c, g, v, i_syn, jump)
             states.append(state)
             g_inits.append(g_init)
             buffers.append(buffer)
         carry = {"vars": vars_, "last_spike": last_spike, "i_syn": i_syn, "jump": jump,
                  "g": tuple(states), "g_init": tuple(g_inits), "step": t + 1,
                  "delayed": tuple(buffers), "history": history}
-        return carry, (ids, count, words)
+        return carry, monitored
+
+    def _exchange(self, spiked):
+        """The network's spikes as the projections read them, ``(spiked, ids, count)``
+        (bits, ids compacted once, count), and what the monitor keeps of them."""
+        words = pack_words(spiked)
+        ids, count = compact_words(words, self.n, self.width)
+        return spiked, ids, count, (ids, count, words)
+
+    def _act(self, channel, g, v, i_syn, jump):
+        """``(i_syn, jump)`` with the channel's conductances acting on its post neurons."""
+        c = channel
+        if isinstance(c.output, VoltageJump):
+            return i_syn, jump.at[c.post].add(g[c.g_slice])
+        return i_syn.at[c.post].add(c.output.current(g[c.g_slice], v[c.post], jnp)), jump
 
     def _run_chunk(self, inputs, carry, n_valid, source_schedule):
         """``n_valid`` steps of ``chunk_steps``; ``source_schedule`` holds each step's

@@ -284,47 +284,32 @@ class ShardedSimulation(Simulation):
         words = jnp.zeros(self.block // 32, jnp.uint32)
         return jnp.full(self.local_width, self.block, jnp.int32), jnp.int32(0), words
 
-    def _step(self, inputs, carry, source_spikes):
-        """One step on one device: its neurons, the collective, its post synapses."""
-        datas, factors, weights, _ = inputs
-        t = carry["step"]
-        vars_, last_spike, spiked = self.model.step(
-            carry["vars"], carry["i_syn"], carry["last_spike"], t, carry["jump"])
-        neuron = lax.axis_index(AXIS) * self.block + lax.iota(jnp.int32, self.block)
-        words = pack_words(spiked & (neuron < self.n))  # padding neurons never spike
-        every_word = lax.all_gather(words, AXIS, tiled=True)  # the step's one collective
+    def _neurons(self):
+        """The network index of each of this device's neurons (inside ``shard_map``)."""
+        return lax.axis_index(AXIS) * self.block + lax.iota(jnp.int32, self.block)
+
+    def _exchange(self, spiked):
+        """The step's one collective: every device's spike bits to every device; the
+        monitor keeps this device's own."""
+        words = pack_words(spiked & (self._neurons() < self.n))  # padding never spikes
+        every_word = lax.all_gather(words, AXIS, tiled=True)
         every_spike = ((every_word[:, None] >> jnp.arange(32, dtype=jnp.uint32)) & 1)
         every_spike = every_spike.astype(bool).reshape(-1)[:self.n]
         ids, count = compact_words(every_word, self.n, self.width)
-        now = (every_spike, ids, count, source_spikes)
-        history = self._remember(carry["history"], now, t)
-        v = vars_["v"]
-        i_syn = jnp.zeros_like(carry["i_syn"])
-        jump = None if carry["jump"] is None else jnp.zeros_like(carry["jump"])
-        states, g_inits = [], []
-        for p, advance, factor, data, w, state, g_init in zip(
-                self.projections, self.advances, factors, datas, weights, carry["g"],
-                carry["g_init"], strict=True):
-            state = self._synapses(p, advance, factor, data, state,
-                                   self._arriving(p, history, now, t))
-            if g_init is not None:
-                g_init = g_init * factor[0]
-            g = self._conductance(p, data, w, state, g_init)[:self.block]
-            for c in p.channels:  # a projection's conductance k acts on its block's neuron k
-                inside = (neuron >= c.post.start) & (neuron < c.post.stop)
-                # Added through a select, so that no multiply-add is contracted across
-                # it: the sums one device's scatter-add computes, to the bit.
-                if isinstance(c.output, VoltageJump):
-                    jump = jump + jnp.where(inside, g, 0)
-                else:
-                    i_syn = i_syn + jnp.where(inside, c.output.current(g, v, jnp), 0)
-            states.append(state)
-            g_inits.append(g_init)
-        carry = {"vars": vars_, "last_spike": last_spike, "i_syn": i_syn, "jump": jump,
-                 "g": tuple(states), "g_init": tuple(g_inits), "step": t + 1,
-                 "delayed": carry["delayed"], "history": history}
         local_ids, local_count = compact_words(words, self.block, self.local_width)
-        return carry, (local_ids, local_count, words)
+        return every_spike, ids, count, (local_ids, local_count, words)
+
+    def _act(self, channel, g, v, i_syn, jump):
+        """A projection's conductance k acts on this device's neuron k, where it is in
+        the channel's post range: added through a select, so that no multiply-add is
+        contracted across it, which gives the sums of one device's scatter-add, to the
+        bit."""
+        neuron = self._neurons()
+        inside = (neuron >= channel.post.start) & (neuron < channel.post.stop)
+        g = g[:self.block]
+        if isinstance(channel.output, VoltageJump):
+            return i_syn, jump + jnp.where(inside, g, 0)
+        return i_syn + jnp.where(inside, channel.output.current(g, v, jnp), 0), jump
 
     def _replicated(self, x):
         return on_mesh(x, self.mesh, PartitionSpec())
