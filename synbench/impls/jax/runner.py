@@ -234,13 +234,7 @@ class Simulation:
 
     def __init__(self, spec, entry, conns, dt, dtype, chunk_steps, delays=None, *,
                  max_spikes=None, monitor_width=None, fuse=True, unroll=2):
-        self.dtype = np.dtype(dtype)
-        self.entry, self.n, self.chunk_steps = entry, spec.n, int(chunk_steps)
-        self.spec = spec
-        self.unroll = unroll
-        self.width = default_monitor_width(spec.n) if monitor_width is None else monitor_width
-        # An event-driven strategy's block adder; None: the kernel takes the bool spikes.
-        self.add = entry.extras.get("add_events") if entry is not None else None
+        self._setup(spec, entry, dt, dtype, chunk_steps, monitor_width, unroll)
         kw = {} if max_spikes is None else {"max_spikes": max_spikes}
         if entry is None:
             delays = None
@@ -253,16 +247,13 @@ class Simulation:
         if fuse and entry is not None and not entry.strategy.connectivity:
             projections = fuse_projections(projections, spec.n)
         with precision(self.dtype):
-            self.model = neuron_model(spec, dt, jnp)
             datas, states, g_inits, weights = [], [], [], []
             delay_datas, buffers = [], []
             for p in projections:
-                w = (entry.weights_as_state(p.conn, p.weight, self.dtype, **kw)
-                     if weights_at_output(entry.state, p.synapse) else None)
-                data = entry.prepare(p.conn, p.weight if w is None else 1.0, self.dtype, **kw)
+                data, w, state = self._prepared(p.conn, p.weight, p.synapse, kw)
                 datas.append(data)
                 weights.append(w)
-                states.append(tuple(entry.init_state(data) for _ in p.synapse.variables))
+                states.append(state)
                 g_inits.append(None if p.g_init is None else
                                jnp.asarray(np.asarray(p.g_init, self.dtype)))
                 if mechanism is not None:
@@ -280,12 +271,7 @@ class Simulation:
             # One delay per projection: the network's spikes of the last D steps.
             lags = [p.delay for p in projections if not _per_synapse(p.delay) and p.delay]
             self.depth = max(lags) + 1 if lags else 0
-            self.projections = tuple(projections)
-            # None: the state times one factor, in the strategy's own step.
-            self.advances = tuple(None if p.synapse.single_decay else
-                                  p.synapse.advance(spec.method, jnp) for p in projections)
-            factors = tuple(tuple(self.dtype.type(f) for f in p.synapse.factors(dt, spec.method))
-                            for p in projections)
+            factors = self._dynamics(projections, dt)
             # Device inputs of every chunk (arguments, not constants baked into the code).
             self.inputs = (tuple(datas), jax.device_put(factors), tuple(weights),
                            tuple(delay_datas))
@@ -304,9 +290,39 @@ class Simulation:
                 "delayed": tuple(buffers),
                 "history": self._empty_history(jnp),
             }
-        self.step_index, self.dt = 0, dt
         self._chunk = jax.jit(self._run_chunk, donate_argnums=(1,))
         self._compiled = None
+
+    def _setup(self, spec, entry, dt, dtype, chunk_steps, monitor_width, unroll):
+        """What every runner of this kind keeps of its arguments."""
+        self.dtype = np.dtype(dtype)
+        self.entry, self.spec, self.n, self.dt = entry, spec, spec.n, dt
+        self.chunk_steps, self.unroll = int(chunk_steps), unroll
+        self.width = default_monitor_width(spec.n) if monitor_width is None else monitor_width
+        # An event-driven strategy's block adder; None: the kernel takes the bool spikes.
+        self.add = entry.extras.get("add_events") if entry is not None else None
+        self.step_index = 0
+        with precision(self.dtype):
+            self.model = neuron_model(spec, dt, jnp)
+
+    def _prepared(self, conn, weight, synapse, kw):
+        """A projection's kernel data, its weights laid out as the state where the synapse
+        model weighs its output (else None), and its zero state (one per variable)."""
+        entry = self.entry
+        w = (entry.weights_as_state(conn, weight, self.dtype, **kw)
+             if weights_at_output(entry.state, synapse) else None)
+        data = entry.prepare(conn, weight if w is None else 1.0, self.dtype, **kw)
+        return data, w, tuple(entry.init_state(data) for _ in synapse.variables)
+
+    def _dynamics(self, projections, dt):
+        """Keep ``projections`` and each one's synapse model advance (None: the state
+        times one factor, in the strategy's own step); returns their factors."""
+        method = self.spec.method
+        self.projections = tuple(projections)
+        self.advances = tuple(None if p.synapse.single_decay else
+                              p.synapse.advance(method, jnp) for p in projections)
+        return tuple(tuple(self.dtype.type(f) for f in p.synapse.factors(dt, method))
+                     for p in projections)
 
     @property
     def datas(self):

@@ -41,9 +41,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ...core.connect import Connectivity
 from ...core.errors import SynbenchError
-from ...core.neurons import NEVER_SPIKED, neuron_model
+from ...core.neurons import NEVER_SPIKED
 from ...core.registry import as_weight
-from ...core.synapses import VoltageJump, weights_at_output
+from ...core.synapses import VoltageJump
 from . import precision, to_numpy
 from ._events import compact_words, pack_words
 from .runner import Simulation, _projections, default_monitor_width, fuse_projections, spikes_of
@@ -201,13 +201,9 @@ class ShardedSimulation(Simulation):
                 f"there is nothing to split over devices; shard pre_slice or csr instead")
         self.mesh = device_mesh(devices)
         self.n_devices = self.mesh.size
-        self.dtype = np.dtype(dtype)
-        self.entry, self.n, self.chunk_steps, self.unroll = entry, spec.n, int(chunk_steps), unroll
-        self.spec = spec
+        self._setup(spec, entry, dt, dtype, chunk_steps, monitor_width, unroll)
         self.block = block_size(spec.n, self.n_devices)
-        self.width = default_monitor_width(spec.n) if monitor_width is None else monitor_width
         self.local_width = default_monitor_width(self.block)
-        self.add = entry.extras.get("add_events") if entry is not None else None
         self.delays, self.deliver_delayed = delays, None
         kw = {} if max_spikes is None else {"max_spikes": max_spikes}
         projections = _projections(spec, conns, delays) if entry is not None else []
@@ -217,29 +213,19 @@ class ShardedSimulation(Simulation):
             projections = fuse_projections(projections, spec.n)
         D, n_pad = self.n_devices, self.n_devices * self.block
         with precision(self.dtype):
-            self.model = neuron_model(spec, dt, jnp)
             datas, weights, states, g_inits, self.neuron_of = [], [], [], [], []
             for p in projections:
                 parts, neuron_of = local_parts(p, D, self.block)
                 self.neuron_of.append(neuron_of)
-                per_device = []
-                for conn, w, g_init in parts:
-                    w_state = (entry.weights_as_state(conn, w, self.dtype, **kw)
-                               if weights_at_output(entry.state, p.synapse) else None)
-                    data = entry.prepare(conn, w if w_state is None else 1.0, self.dtype, **kw)
-                    state = tuple(entry.init_state(data) for _ in p.synapse.variables)
-                    per_device.append((data, w_state, state, None if g_init is None else
-                                       np.asarray(g_init, self.dtype)))
+                per_device = [(*self._prepared(conn, w, p.synapse, kw),
+                               None if g_init is None else np.asarray(g_init, self.dtype))
+                              for conn, w, g_init in parts]
                 data, w_state, state, g_init = stacked(per_device, f"{entry.id} ({p.name})")
                 datas.append(data)
                 weights.append(w_state)
                 states.append(state)
                 g_inits.append(g_init)
-            self.projections = tuple(projections)
-            self.advances = tuple(None if p.synapse.single_decay else
-                                  p.synapse.advance(spec.method, jnp) for p in projections)
-            factors = tuple(tuple(self.dtype.type(f) for f in p.synapse.factors(dt, spec.method))
-                            for p in projections)
+            factors = self._dynamics(projections, dt)
 
             def by_device(values, dtype):  # (n,) -> (D, block), padded with the last value
                 values = np.asarray(values, dtype)
@@ -265,7 +251,6 @@ class ShardedSimulation(Simulation):
                 "history": jax.tree.map(lambda x: np.stack([x] * D),
                                         self._empty_history(np)),
             }, self.mesh, split)
-        self.step_index, self.dt = 0, dt
         chunk = jax.shard_map(self._device_chunk, mesh=self.mesh,
                               in_specs=((split, whole, split, whole), split, whole, whole),
                               out_specs=(split, PartitionSpec(None, AXIS)), check_vma=False)
